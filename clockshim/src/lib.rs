@@ -1,0 +1,1 @@
+//! Per-process clock skew through LD_PRELOAD.

@@ -1,0 +1,1 @@
+//! The Docker substrate: images, clusters, faults.

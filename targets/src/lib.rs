@@ -1,0 +1,1 @@
+//! Clients and deployment recipes for the services under test.

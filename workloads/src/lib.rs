@@ -1,0 +1,1 @@
+//! Seeded generators of client operations and fault schedules.
