@@ -3,3 +3,4 @@
 //! This crate is pure: no async runtime, no Docker, no network.
 
 pub mod history;
+pub mod verdict;

@@ -1,1 +1,3 @@
 //! Clients and deployment recipes for the services under test.
+
+pub mod client;
