@@ -1,1 +1,3 @@
 //! The Docker substrate: images, clusters, faults.
+
+pub mod clock;

@@ -1,6 +1,10 @@
 //! `splitbrain`: Jepsen-style fault-injection verification for lock and
 //! leader-election services. See the README for the model and exit codes.
 
+mod cmd_check;
+mod cmd_clean;
+mod cmd_images;
+mod cmd_run;
 mod exit;
 
 use std::process::ExitCode;
@@ -15,7 +19,16 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Check a recorded history for anomalies.
+    Check(cmd_check::CheckArgs),
+    /// Deploy a target, drive clients under faults, record and check the history.
+    Run(Box<cmd_run::RunArgs>),
+    /// Build, list or remove the base images that nodes run on.
+    Images(cmd_images::ImagesArgs),
+    /// Remove every container and network labelled `splitbrain.run`.
+    Clean(cmd_clean::CleanArgs),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -27,5 +40,33 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { exit::BAD_INPUT } else { 0 });
         }
     };
-    match cli.command {}
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::from(exit::INTERNAL);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Check(args) => cmd_check::execute(args).await,
+            Command::Run(args) => cmd_run::execute(*args).await,
+            Command::Images(args) => cmd_images::execute(args).await,
+            Command::Clean(args) => cmd_clean::execute(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let (kind, err) = match &e {
+                exit::CommandError::BadInput(err) => ("error", err),
+                exit::CommandError::Internal(err) => ("internal error", err),
+            };
+            eprintln!("{kind}: {err:#}");
+            ExitCode::from(e.code())
+        }
+    }
 }

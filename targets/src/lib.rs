@@ -1,3 +1,4 @@
 //! Clients and deployment recipes for the services under test.
 
 pub mod client;
+pub mod target;

@@ -1,0 +1,1 @@
+//! Clock faults: per-node skew through the LD_PRELOAD shim.

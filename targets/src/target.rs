@@ -1,0 +1,92 @@
+//! What a service under test provides to the harness: how to start it on a
+//! node, how to prove a node is ready, and how to build a client.
+//!
+//! Faults are capabilities, each its own trait, so the schedule only plans a
+//! fault where the target says it applies.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::client::{Client, ClientConfig};
+
+/// A node of the deployed cluster, as a target sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeAddr {
+    /// `n1`..`nN`.
+    pub name: String,
+    pub ip: Ipv4Addr,
+}
+
+/// How to run the service on one node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceCommand {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// The executable's name as `pkill -x` matches it (for kill and pause).
+    pub process_name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("failed to reach {node}: {reason}")]
+    Unreachable { node: String, reason: String },
+    #[error("failed to build a client: {0}")]
+    Client(String),
+}
+
+#[async_trait]
+pub trait Target: Send + Sync {
+    /// The name used with `--target` and in result paths.
+    fn name(&self) -> &str;
+
+    /// The command that starts the service on `node`, given every node of the cluster.
+    fn service(&self, node: &NodeAddr, nodes: &[NodeAddr]) -> ServiceCommand;
+
+    /// A command run on a node that prints the service's version, for `run.json`.
+    fn version_command(&self) -> Vec<String>;
+
+    /// Proves that `node` answers real requests; bounded by `timeout`.
+    async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError>;
+
+    /// A fresh client for logical process `process`.
+    async fn client(
+        &self,
+        nodes: &[NodeAddr],
+        process: u64,
+        cfg: &ClientConfig,
+    ) -> Result<Box<dyn Client>, TargetError>;
+
+    fn as_kill(&self) -> Option<&dyn Kill> {
+        None
+    }
+    fn as_pause(&self) -> Option<&dyn Pause> {
+        None
+    }
+    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
+        None
+    }
+    fn as_primaries(&self) -> Option<&dyn Primaries> {
+        None
+    }
+    /// Why a clock fault cannot reach this target, when it cannot.
+    fn clock_refusal(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The service survives SIGKILL and can be restarted with the same command.
+pub trait Kill {}
+
+/// The service can be stopped with SIGSTOP and resumed with SIGCONT.
+pub trait Pause {}
+
+/// The service reads time through something the harness can skew.
+pub trait ClockSkew {}
+
+/// The target can say which nodes currently act as primary or leader.
+#[async_trait]
+pub trait Primaries: Send + Sync {
+    async fn primaries(&self, nodes: &[NodeAddr], timeout: Duration) -> Vec<String>;
+}
