@@ -1,0 +1,376 @@
+//! Seeded fault schedules: which fault starts when, on what, and when it heals.
+//!
+//! The schedule alternates quiet windows and fault windows, one fault at a
+//! time so that every anomaly can be pinned on the fault that was active:
+//!
+//! ```text
+//! 0s        10s        20s        30s        40s   … time limit │ heal │ recovery
+//! │  quiet  │ partition │  quiet   │  pause   │  …              │  all │  quiet
+//! ```
+//!
+//! Every choice (fault kind, topology, victims, magnitudes) is drawn from the
+//! run seed, so one seed reproduces the schedule.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    Partition,
+    Kill,
+    Pause,
+    Clock,
+    Packet,
+    /// Stall a client that holds a lock (keep-alives included) past its lease.
+    ClientPause,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::Partition,
+        FaultKind::Kill,
+        FaultKind::Pause,
+        FaultKind::Clock,
+        FaultKind::Packet,
+        FaultKind::ClientPause,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Kill => "kill",
+            FaultKind::Pause => "pause",
+            FaultKind::Clock => "clock",
+            FaultKind::Packet => "packet",
+            FaultKind::ClientPause => "client-pause",
+        }
+    }
+}
+
+impl std::str::FromStr for FaultKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown nemesis {s:?}; expected one of partition, kill, pause, clock, packet, client-pause"
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which nodes a node fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Victims {
+    One,
+    Minority,
+    Majority,
+    All,
+    /// Whatever the target reports as primary or leader at that moment.
+    Primaries,
+}
+
+/// How the network is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topology {
+    /// Isolate one node from the rest.
+    One,
+    /// A majority and a minority side.
+    Majority,
+    RandomHalves,
+    /// Two halves that both see one bridge node.
+    Bridge,
+    /// Every node sees a majority, no two the same.
+    MajoritiesRing,
+    /// Isolate the target's primaries.
+    Primaries,
+    /// Cut some nodes off from the clients (the controller) only.
+    Clients,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum ClockMode {
+    /// Step CLOCK_REALTIME by `delta_ms` (negative goes back).
+    Bump { delta_ms: i64 },
+    /// Oscillate CLOCK_REALTIME between +0 and `delta_ms` every `period_ms`.
+    Strobe { delta_ms: i64, period_ms: u64 },
+    /// Run the clocks at `rate` times real speed (monotonic included).
+    Rate { rate: f64 },
+}
+
+/// One fault, with everything needed to apply it. `seed` resolves the
+/// remaining choices (which node is "one") against the live cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "fault")]
+pub enum FaultPlan {
+    Partition {
+        topology: Topology,
+        seed: u64,
+    },
+    Kill {
+        victims: Victims,
+        seed: u64,
+    },
+    Pause {
+        victims: Victims,
+        seed: u64,
+    },
+    Clock {
+        victims: Victims,
+        clock: ClockMode,
+        seed: u64,
+    },
+    Packet {
+        victims: Victims,
+        delay_ms: u64,
+        jitter_ms: u64,
+        loss_pct: f64,
+        seed: u64,
+    },
+    ClientPause {
+        pause_ms: u64,
+        seed: u64,
+    },
+}
+
+impl FaultPlan {
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultPlan::Partition { .. } => FaultKind::Partition,
+            FaultPlan::Kill { .. } => FaultKind::Kill,
+            FaultPlan::Pause { .. } => FaultKind::Pause,
+            FaultPlan::Clock { .. } => FaultKind::Clock,
+            FaultPlan::Packet { .. } => FaultKind::Packet,
+            FaultPlan::ClientPause { .. } => FaultKind::ClientPause,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledFault {
+    /// Milliseconds after the main phase starts.
+    pub start_ms: u64,
+    pub stop_ms: u64,
+    pub plan: FaultPlan,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleConfig {
+    /// Faults to draw from; empty means no faults.
+    pub faults: Vec<FaultKind>,
+    /// Length of each quiet window and each fault window.
+    pub interval_ms: u64,
+    /// The main phase's length; no fault starts after it.
+    pub duration_ms: u64,
+    pub lease_ms: u64,
+    /// Topologies the target supports beyond the generic ones.
+    pub primaries_available: bool,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultSchedule {
+    pub faults: Vec<ScheduledFault>,
+}
+
+impl FaultSchedule {
+    pub fn generate(cfg: &ScheduleConfig) -> FaultSchedule {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x5EED_FA17);
+        let mut faults = Vec::new();
+        if cfg.faults.is_empty() || cfg.interval_ms == 0 {
+            return FaultSchedule { faults };
+        }
+        let mut t = cfg.interval_ms;
+        while t + cfg.interval_ms <= cfg.duration_ms {
+            let kind = cfg.faults[rng.random_range(0..cfg.faults.len())];
+            let plan = plan_for(kind, cfg, &mut rng);
+            faults.push(ScheduledFault {
+                start_ms: t,
+                stop_ms: t + cfg.interval_ms,
+                plan,
+            });
+            t += 2 * cfg.interval_ms;
+        }
+        FaultSchedule { faults }
+    }
+}
+
+fn plan_for(kind: FaultKind, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> FaultPlan {
+    let seed = rng.random();
+    let node_victims = |rng: &mut ChaCha8Rng| {
+        let mut choices = vec![
+            Victims::One,
+            Victims::Minority,
+            Victims::Majority,
+            Victims::All,
+        ];
+        if cfg.primaries_available {
+            choices.push(Victims::Primaries);
+        }
+        choices[rng.random_range(0..choices.len())]
+    };
+    match kind {
+        FaultKind::Partition => {
+            let mut choices = vec![
+                Topology::One,
+                Topology::Majority,
+                Topology::RandomHalves,
+                Topology::Bridge,
+                Topology::MajoritiesRing,
+                Topology::Clients,
+            ];
+            if cfg.primaries_available {
+                choices.push(Topology::Primaries);
+            }
+            FaultPlan::Partition {
+                topology: choices[rng.random_range(0..choices.len())],
+                seed,
+            }
+        }
+        FaultKind::Kill => FaultPlan::Kill {
+            victims: node_victims(rng),
+            seed,
+        },
+        FaultKind::Pause => FaultPlan::Pause {
+            victims: node_victims(rng),
+            seed,
+        },
+        FaultKind::Clock => {
+            // Past the lease in either direction, so lease expiry is at stake.
+            let magnitude_ms = (cfg.lease_ms * rng.random_range(2..=10)) as i64;
+            let clock = match rng.random_range(0..3) {
+                0 => ClockMode::Bump {
+                    delta_ms: if rng.random_bool(0.75) {
+                        magnitude_ms
+                    } else {
+                        -magnitude_ms
+                    },
+                },
+                1 => ClockMode::Strobe {
+                    delta_ms: magnitude_ms,
+                    period_ms: rng.random_range(10..=200),
+                },
+                _ => ClockMode::Rate {
+                    rate: [0.5, 2.0, 4.0][rng.random_range(0..3)],
+                },
+            };
+            FaultPlan::Clock {
+                victims: node_victims(rng),
+                clock,
+                seed,
+            }
+        }
+        FaultKind::Packet => FaultPlan::Packet {
+            victims: node_victims(rng),
+            delay_ms: rng.random_range(50..=500),
+            jitter_ms: rng.random_range(0..=50),
+            loss_pct: [0.0, 5.0, 20.0][rng.random_range(0..3)],
+            seed,
+        },
+        FaultKind::ClientPause => FaultPlan::ClientPause {
+            // Long enough that the lease surely expires and someone else is granted it.
+            pause_ms: cfg.lease_ms * 2 + rng.random_range(0..=cfg.lease_ms),
+            seed,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(faults: Vec<FaultKind>) -> ScheduleConfig {
+        ScheduleConfig {
+            faults,
+            interval_ms: 5_000,
+            duration_ms: 60_000,
+            lease_ms: 2_000,
+            primaries_available: false,
+            seed: 7,
+        }
+    }
+
+    #[test]
+    fn one_seed_reproduces_the_schedule() {
+        let c = cfg(FaultKind::ALL.to_vec());
+        assert_eq!(FaultSchedule::generate(&c), FaultSchedule::generate(&c));
+        let mut other = c.clone();
+        other.seed = 8;
+        assert_ne!(FaultSchedule::generate(&c), FaultSchedule::generate(&other));
+    }
+
+    #[test]
+    fn faults_alternate_with_quiet_windows_and_end_within_the_main_phase() {
+        let s = FaultSchedule::generate(&cfg(vec![FaultKind::Partition, FaultKind::Kill]));
+        assert_eq!(s.faults.len(), 6);
+        for w in s.faults.windows(2) {
+            assert!(w[1].start_ms >= w[0].stop_ms + 5_000);
+        }
+        assert!(s
+            .faults
+            .iter()
+            .all(|f| f.stop_ms <= 60_000 && f.start_ms >= 5_000));
+    }
+
+    #[test]
+    fn only_requested_faults_are_scheduled() {
+        let s = FaultSchedule::generate(&cfg(vec![FaultKind::ClientPause]));
+        assert!(s
+            .faults
+            .iter()
+            .all(|f| f.plan.kind() == FaultKind::ClientPause));
+        assert!(FaultSchedule::generate(&cfg(vec![])).faults.is_empty());
+    }
+
+    #[test]
+    fn primaries_are_chosen_only_where_the_target_has_them() {
+        let s = FaultSchedule::generate(&ScheduleConfig {
+            duration_ms: 2_000_000,
+            ..cfg(vec![FaultKind::Partition, FaultKind::Kill])
+        });
+        assert!(s.faults.iter().all(|f| !matches!(
+            f.plan,
+            FaultPlan::Partition {
+                topology: Topology::Primaries,
+                ..
+            } | FaultPlan::Kill {
+                victims: Victims::Primaries,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn client_pauses_outlast_the_lease() {
+        let s = FaultSchedule::generate(&cfg(vec![FaultKind::ClientPause]));
+        for f in &s.faults {
+            let FaultPlan::ClientPause { pause_ms, .. } = f.plan else {
+                unreachable!()
+            };
+            assert!(pause_ms > 2 * 2_000);
+        }
+    }
+
+    #[test]
+    fn nemesis_names_parse_and_bad_ones_are_explained() {
+        assert_eq!(
+            "client-pause".parse::<FaultKind>(),
+            Ok(FaultKind::ClientPause)
+        );
+        let err = "partitoin".parse::<FaultKind>().unwrap_err();
+        assert!(err.contains("partitoin") && err.contains("partition"));
+    }
+}
