@@ -1,3 +1,33 @@
-//! The Docker substrate: images, clusters, faults.
+//! The Docker substrate: base images built without a registry, clusters of
+//! nodes on their own bridge network, the service process on each node, and
+//! the faults injected into them.
+//!
+//! Model: a run owns one bridge network and N node containers, all labelled
+//! `splitbrain.run=<run id>` so that removal (normal teardown, the drop
+//! guard, Ctrl-C, `splitbrain clean`) needs no memory of what was made.
+//! A node container idles under Docker's init; the service under test is a
+//! `docker exec`ed process, so faults act on the process (kill, SIGSTOP) or
+//! inside the node's own network namespace (iptables, NFQUEUE) and never on
+//! the host. This crate injects faults; recording them in the history and
+//! deciding when is the run loop's job.
 
 pub mod clock;
+pub mod cluster;
+pub mod engine;
+pub mod error;
+pub mod guard;
+pub mod packet;
+pub mod selector;
+pub mod subnet;
+pub mod topology;
+
+pub use cluster::{Cluster, ClusterSpec, ExecOutput, NodeInfo, ProcessState, ServiceSpec};
+pub use engine::{Engine, EngineOptions};
+pub use error::{DockerError, Result};
+pub use guard::{clean, remove_run, shutdown_signal, CleanReport, CleanScope, ClusterGuard};
+
+/// The label every container and network of a run carries, valued with the
+/// run id.
+pub const RUN_LABEL: &str = "splitbrain.run";
+/// The label naming a node container's node (`n1`, ...).
+pub const NODE_LABEL: &str = "splitbrain.node";
