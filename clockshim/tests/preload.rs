@@ -1,0 +1,577 @@
+//! The shim and clockctl on real dynamically linked programs of this host
+//! (`python3`, `date`): each test gives a program the shim through
+//! `LD_PRELOAD`, changes the state file with clockctl, and brackets what the
+//! program reads between real readings taken by this (unshimmed) process.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use splitbrain_clockshim::{
+    ClockRecord, ClockState, Strobe, CLOCKCTL, LAYOUT_VERSION, MAGIC, RECORD_LEN, SHIM_FILE_ENV,
+    SHIM_SO,
+};
+
+const SEC_NS: i64 = 1_000_000_000;
+const PROBE_REPLY_TIMEOUT_MS: u64 = 10_000;
+const CLOCKCTL_TIMEOUT_MS: u64 = 10_000;
+
+/// A stand-in for one node: the shim, clockctl and a state file in a
+/// temporary directory.
+struct Node {
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("failed to create a temporary directory");
+        std::fs::write(dir.path().join("libclockshim.so"), SHIM_SO).expect("failed to write shim");
+        let ctl = dir.path().join("clockctl");
+        std::fs::write(&ctl, CLOCKCTL).expect("failed to write clockctl");
+        std::fs::set_permissions(&ctl, std::fs::Permissions::from_mode(0o755))
+            .expect("failed to make clockctl executable");
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn state_path(&self) -> PathBuf {
+        // A subdirectory clockctl has to create.
+        self.path("run/clock")
+    }
+
+    /// `program` with the shim preloaded and pointed at this node's state.
+    fn shimmed(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("LD_PRELOAD", self.path("libclockshim.so"))
+            .env(SHIM_FILE_ENV, self.state_path());
+        c
+    }
+
+    fn clockctl(&self, args: &[String]) -> std::process::Output {
+        let mut child = Command::new(self.path("clockctl"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("failed to start clockctl");
+        let deadline = Instant::now() + Duration::from_millis(CLOCKCTL_TIMEOUT_MS);
+        while child.try_wait().expect("failed to poll clockctl").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("clockctl {args:?} did not finish in {CLOCKCTL_TIMEOUT_MS} ms");
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        child
+            .wait_with_output()
+            .expect("failed to collect clockctl output")
+    }
+
+    fn set(&self, state: ClockState) {
+        let argv = state
+            .clockctl_set_argv("unused", self.state_path().to_str().expect("utf-8 path"))
+            .expect("test states are valid");
+        let out = self.clockctl(&argv[1..]);
+        assert!(
+            out.status.success(),
+            "clockctl set failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn record(&self) -> ClockRecord {
+        let bytes = std::fs::read(self.state_path()).expect("failed to read the state file");
+        let mut head = [0u8; RECORD_LEN];
+        head.copy_from_slice(&bytes[..RECORD_LEN]);
+        ClockRecord::decode(&head)
+    }
+}
+
+fn real_wall_ns() -> i64 {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the host clock is after 1970");
+    i64::try_from(d.as_nanos()).expect("fits until 2262")
+}
+
+/// Real CLOCK_MONOTONIC, read by the static clockctl (std's Instant hides
+/// its value, and clockctl shares the kernel clock with every process).
+fn real_mono_ns(node: &Node) -> i64 {
+    let out = node.clockctl(&["now".to_owned()]);
+    let text = String::from_utf8(out.stdout).expect("clockctl prints ASCII");
+    let field = text
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("monotonic_ns="))
+        .expect("clockctl now prints monotonic_ns");
+    field.parse().expect("monotonic_ns is an integer")
+}
+
+/// A long-lived Python process that answers commands on stdin, so that a
+/// state change can be observed without restarting it.
+const PROBE_PY: &str = r#"
+import sys, time
+for line in sys.stdin:
+    cmd = line.split()
+    if cmd[0] == "sample":
+        print(time.time_ns(), time.monotonic_ns(), flush=True)
+    elif cmd[0] == "watch":
+        # Reads both clocks in a tight loop for a while: counts monotonic
+        # steps back and collects the distinct wall-minus-monotonic values
+        # (whole seconds relative to the first read).
+        end = time.monotonic() + float(cmd[1])
+        first = None
+        last_mono = 0
+        back = 0
+        reads = 0
+        seen = set()
+        while True:
+            wall = time.time_ns()
+            mono = time.monotonic_ns()
+            reads += 1
+            if mono < last_mono:
+                back += 1
+            last_mono = mono
+            if first is None:
+                first = wall - mono
+            seen.add(round((wall - mono - first) / 1e9))
+            if mono / 1e9 > end:
+                break
+        print(reads, back, ",".join(str(s) for s in sorted(seen)), flush=True)
+"#;
+
+struct Probe {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+}
+
+impl Probe {
+    fn start(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .args(["-u", "-c", PROBE_PY])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("failed to start python3 (the tests need it on PATH)");
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    fn ask(&mut self, command: &str, timeout_ms: u64) -> String {
+        writeln!(self.stdin, "{command}").expect("failed to write to the probe");
+        self.lines
+            .recv_timeout(Duration::from_millis(timeout_ms))
+            .unwrap_or_else(|e| panic!("probe gave no answer to {command:?}: {e}"))
+    }
+
+    /// (wall ns, monotonic ns) as the shimmed process reads them.
+    fn sample(&mut self) -> (i64, i64) {
+        let line = self.ask("sample", PROBE_REPLY_TIMEOUT_MS);
+        let mut it = line
+            .split_whitespace()
+            .map(|f| f.parse::<i64>().expect("integer"));
+        (it.next().expect("wall"), it.next().expect("mono"))
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Samples the probe between two real readings of both clocks.
+struct Bracketed {
+    wall: i64,
+    mono: i64,
+    wall_before: i64,
+    wall_after: i64,
+    mono_before: i64,
+    mono_after: i64,
+}
+
+fn bracketed_sample(node: &Node, probe: &mut Probe) -> Bracketed {
+    let mono_before = real_mono_ns(node);
+    let wall_before = real_wall_ns();
+    let (wall, mono) = probe.sample();
+    let wall_after = real_wall_ns();
+    let mono_after = real_mono_ns(node);
+    Bracketed {
+        wall,
+        mono,
+        wall_before,
+        wall_after,
+        mono_before,
+        mono_after,
+    }
+}
+
+impl Bracketed {
+    fn assert_wall_offset(&self, offset_ns: i64, what: &str) {
+        let shifted = self.wall - offset_ns;
+        assert!(
+            (self.wall_before..=self.wall_after).contains(&shifted),
+            "{what}: wall {} minus offset {offset_ns} is outside real [{}, {}]",
+            self.wall,
+            self.wall_before,
+            self.wall_after
+        );
+    }
+
+    fn assert_mono_real(&self, what: &str) {
+        assert!(
+            (self.mono_before..=self.mono_after).contains(&self.mono),
+            "{what}: monotonic {} is outside real [{}, {}]",
+            self.mono,
+            self.mono_before,
+            self.mono_after
+        );
+    }
+}
+
+fn python3() -> Command {
+    Command::new("python3")
+}
+
+#[test]
+fn zero_offset_reads_real_time() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let mut probe = Probe::start(node.shimmed("python3"));
+    let s = bracketed_sample(&node, &mut probe);
+    s.assert_wall_offset(0, "zero offset");
+    s.assert_mono_real("zero offset");
+}
+
+#[test]
+fn without_state_file_the_shim_reads_real_time() {
+    let node = Node::new();
+    let mut probe = Probe::start(node.shimmed("python3"));
+    let s = bracketed_sample(&node, &mut probe);
+    s.assert_wall_offset(0, "no state file");
+    s.assert_mono_real("no state file");
+
+    let mut unset = python3();
+    unset.env("LD_PRELOAD", node.path("libclockshim.so"));
+    let mut probe = Probe::start(unset);
+    bracketed_sample(&node, &mut probe).assert_wall_offset(0, "no env var");
+}
+
+#[test]
+fn bump_of_120_s_moves_wall_clock_and_not_monotonic() {
+    let node = Node::new();
+    node.set(ClockState::offset(120 * SEC_NS));
+
+    let mut probe = Probe::start(node.shimmed("python3"));
+    let s = bracketed_sample(&node, &mut probe);
+    s.assert_wall_offset(120 * SEC_NS, "python after +120 s");
+    s.assert_mono_real("python after +120 s");
+
+    // coreutils date reads the time through timespec_get.
+    let before = real_wall_ns();
+    let out = node
+        .shimmed("date")
+        .arg("+%s%N")
+        .output()
+        .expect("failed to run date");
+    let after = real_wall_ns();
+    let shown: i64 = String::from_utf8(out.stdout)
+        .expect("date prints ASCII")
+        .trim()
+        .parse()
+        .expect("date +%s%N prints an integer");
+    assert!(
+        (before..=after).contains(&(shown - 120 * SEC_NS)),
+        "date showed {shown}, real was [{before}, {after}]"
+    );
+}
+
+#[test]
+fn running_process_sees_live_updates_of_the_state_file() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let mut probe = Probe::start(node.shimmed("python3"));
+    bracketed_sample(&node, &mut probe).assert_wall_offset(0, "before the bump");
+
+    node.set(ClockState::offset(120 * SEC_NS));
+    let s = bracketed_sample(&node, &mut probe);
+    s.assert_wall_offset(120 * SEC_NS, "after a live +120 s");
+    s.assert_mono_real("after a live +120 s");
+
+    node.set(ClockState::offset(-30 * SEC_NS));
+    bracketed_sample(&node, &mut probe).assert_wall_offset(-30 * SEC_NS, "after a live -30 s");
+
+    node.set(ClockState::REAL);
+    let s = bracketed_sample(&node, &mut probe);
+    s.assert_wall_offset(0, "after the heal");
+    s.assert_mono_real("after the heal");
+}
+
+#[test]
+fn state_file_created_after_start_is_picked_up_within_a_second() {
+    let node = Node::new();
+    let mut probe = Probe::start(node.shimmed("python3"));
+    bracketed_sample(&node, &mut probe).assert_wall_offset(0, "no file yet");
+    node.set(ClockState::offset(120 * SEC_NS));
+    // The shim looks for a missing file again at most once a second.
+    thread::sleep(Duration::from_millis(1_100));
+    bracketed_sample(&node, &mut probe).assert_wall_offset(120 * SEC_NS, "file created later");
+}
+
+#[test]
+fn rate_two_makes_monotonic_and_wall_clocks_advance_twice_as_fast() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let mut probe = Probe::start(node.shimmed("python3"));
+    node.set(ClockState {
+        rate: 2.0,
+        ..ClockState::REAL
+    });
+    let a = bracketed_sample(&node, &mut probe);
+    thread::sleep(Duration::from_millis(1_000));
+    let b = bracketed_sample(&node, &mut probe);
+
+    // Real time between the two reads lies between these bounds.
+    let real_min = (b.mono_before - a.mono_after) as f64;
+    let real_max = (b.mono_after - a.mono_before) as f64;
+    let mono_step = (b.mono - a.mono) as f64;
+    let wall_step = (b.wall - a.wall) as f64;
+    for (name, step) in [("monotonic", mono_step), ("wall", wall_step)] {
+        assert!(
+            step >= 2.0 * real_min * 0.999 && step <= 2.0 * real_max * 1.001,
+            "{name} advanced {step} ns while real time advanced [{real_min}, {real_max}] ns"
+        );
+    }
+
+    // Healing puts the wall clock back on real time, and the monotonic
+    // clock keeps the lead it gained instead of stepping back.
+    node.set(ClockState::REAL);
+    let c = bracketed_sample(&node, &mut probe);
+    c.assert_wall_offset(0, "wall after healing the rate");
+    let lead = c.mono - c.mono_after;
+    assert!(c.mono >= b.mono, "monotonic went back on heal");
+    assert!(
+        lead > 900_000_000,
+        "monotonic lost the lead it gained at rate 2 ({lead} ns)"
+    );
+    thread::sleep(Duration::from_millis(500));
+    let d = bracketed_sample(&node, &mut probe);
+    let real_max = (d.mono_after - c.mono_before) as f64;
+    let real_min = (d.mono_before - c.mono_after) as f64;
+    let step = (d.mono - c.mono) as f64;
+    assert!(
+        step >= real_min && step <= real_max,
+        "after the heal monotonic advanced {step} ns for real [{real_min}, {real_max}]"
+    );
+}
+
+#[test]
+fn strobe_alternates_the_wall_clock_between_two_offsets() {
+    let node = Node::new();
+    node.set(ClockState {
+        strobe: Some(Strobe {
+            delta_ns: 10 * SEC_NS,
+            period_ns: 200_000_000,
+        }),
+        ..ClockState::REAL
+    });
+    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut offsets = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let s = bracketed_sample(&node, &mut probe);
+        s.assert_mono_real("strobe");
+        let off = (s.wall - s.wall_before) as f64 / SEC_NS as f64;
+        offsets.insert(off.round() as i64);
+        thread::sleep(Duration::from_millis(17));
+    }
+    assert_eq!(
+        offsets.into_iter().collect::<Vec<_>>(),
+        vec![0, 10],
+        "the strobe should show exactly the real and the +10 s wall clock"
+    );
+}
+
+/// Publishes many states while the probe reads both clocks in a tight loop:
+/// every read must be one of the published states, never a torn mix.
+fn watch_while_flapping(
+    node: &Node,
+    states: [ClockState; 2],
+    watch_secs: f64,
+) -> (u64, u64, String) {
+    let mut probe = Probe::start(node.shimmed("python3"));
+    writeln!(probe.stdin, "watch {watch_secs}").expect("failed to write to the probe");
+    let deadline = Instant::now() + Duration::from_secs_f64(watch_secs);
+    let mut published = 0;
+    while Instant::now() < deadline {
+        node.set(states[published % 2]);
+        published += 1;
+    }
+    assert!(published > 10, "only {published} states published");
+    let line = probe
+        .lines
+        .recv_timeout(Duration::from_millis(PROBE_REPLY_TIMEOUT_MS))
+        .expect("the watch reported");
+    let mut f = line.split_whitespace();
+    let reads = f.next().expect("reads").parse().expect("integer");
+    let back = f.next().expect("back").parse().expect("integer");
+    (reads, back, f.next().unwrap_or("").to_owned())
+}
+
+#[test]
+fn every_read_while_offsets_flap_shows_a_published_offset() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let (reads, back, seen) = watch_while_flapping(
+        &node,
+        [ClockState::offset(1_000 * SEC_NS), ClockState::REAL],
+        1.5,
+    );
+    assert!(reads > 10_000, "only {reads} reads");
+    assert_eq!(back, 0, "monotonic went back {back} times");
+    // Relative to the first read, which may have caught either state.
+    assert!(
+        seen == "0,1000" || seen == "-1000,0",
+        "wall minus monotonic took values other than the two published: {seen}"
+    );
+}
+
+#[test]
+fn monotonic_never_goes_back_while_rates_flap() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let slow = ClockState {
+        rate: 0.5,
+        ..ClockState::REAL
+    };
+    let fast = ClockState {
+        rate: 3.0,
+        ..ClockState::REAL
+    };
+    let (reads, back, _) = watch_while_flapping(&node, [fast, slow], 1.5);
+    assert!(reads > 10_000, "only {reads} reads");
+    assert_eq!(back, 0, "monotonic went back {back} times in {reads} reads");
+}
+
+/// A file left with an odd seq (a writer caught, or killed, mid-write) is
+/// not trusted: the reader waits a bounded time, then reads real time; the
+/// next clockctl run repairs it.
+#[test]
+fn state_caught_mid_write_is_not_used_and_clockctl_repairs_it() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let mid_write = ClockRecord {
+        magic: MAGIC,
+        version: LAYOUT_VERSION,
+        seq: 5,
+        state: ClockState::offset(120 * SEC_NS),
+        anchor_mono_ns: 0,
+        anchor_drift_ns: 0,
+    };
+    let mut file = vec![0u8; splitbrain_clockshim::FILE_SIZE];
+    file[..RECORD_LEN].copy_from_slice(&mid_write.encode());
+    std::fs::write(node.state_path(), &file).expect("failed to forge the state file");
+
+    let mut probe = Probe::start(node.shimmed("python3"));
+    let s = bracketed_sample(&node, &mut probe);
+    s.assert_wall_offset(0, "odd seq");
+    assert!(
+        s.wall_after - s.wall_before < 2 * SEC_NS,
+        "a read against an odd seq took {} ns",
+        s.wall_after - s.wall_before
+    );
+
+    node.set(ClockState::offset(60 * SEC_NS));
+    let repaired = node.record();
+    assert_eq!(repaired.seq, 6);
+    assert_eq!(
+        repaired.anchor_drift_ns, 0,
+        "torn anchors are not carried over"
+    );
+    bracketed_sample(&node, &mut probe).assert_wall_offset(60 * SEC_NS, "after the repair");
+}
+
+#[test]
+fn clockctl_writes_the_layout_this_crate_encodes() {
+    let node = Node::new();
+    let state = ClockState {
+        offset_ns: -123_456_789,
+        rate: 1.5,
+        strobe: Some(Strobe {
+            delta_ns: 7 * SEC_NS,
+            period_ns: 300_000_000,
+        }),
+    };
+    node.set(state);
+    let first = node.record();
+    assert_eq!(first.magic, MAGIC);
+    assert_eq!(first.version, LAYOUT_VERSION);
+    assert_eq!(first.seq, 2);
+    assert_eq!(first.state, state);
+    assert_eq!(first.anchor_drift_ns, 0);
+    assert_eq!(
+        std::fs::metadata(node.state_path())
+            .expect("state file")
+            .len(),
+        splitbrain_clockshim::FILE_SIZE as u64
+    );
+
+    thread::sleep(Duration::from_millis(200));
+    node.set(ClockState::REAL);
+    let second = node.record();
+    assert_eq!(second.seq, 4);
+    assert_eq!(second.state, ClockState::REAL);
+    // 200 ms or more at rate 1.5 left at least 100 ms of monotonic drift.
+    let elapsed = second.anchor_mono_ns - first.anchor_mono_ns;
+    assert_eq!(
+        second.anchor_drift_ns,
+        elapsed / 2,
+        "drift is (rate - 1) * elapsed"
+    );
+}
+
+#[test]
+fn clockctl_refuses_bad_parameters() {
+    let node = Node::new();
+    let path = node.state_path().to_str().expect("utf-8").to_owned();
+    let nan_rate = ClockState {
+        rate: f64::NAN,
+        ..ClockState::REAL
+    }
+    .encode();
+    let hex: String = nan_rate.iter().map(|b| format!("{b:02x}")).collect();
+    for args in [
+        vec!["set".to_owned(), path.clone(), hex],
+        vec!["set".to_owned(), path.clone(), "zz".repeat(32)],
+        vec!["set".to_owned(), path.clone(), "00".to_owned()],
+        vec!["bogus".to_owned()],
+    ] {
+        let out = node.clockctl(&args);
+        assert_eq!(out.status.code(), Some(2), "clockctl {args:?}");
+    }
+    assert!(
+        !Path::new(&path).exists(),
+        "a refused set must not create the file"
+    );
+}
