@@ -7,6 +7,31 @@
 //! p1  |--acquire--|ok(token 7)............|--release--|ok
 //! p2        |--acquire-------------------------------------|ok(token 8)
 //! ```
+//!
+//! [`Op`] is the record as written. Checkers read a [`History`] instead: the
+//! records of each client operation joined into one [`OpRecord`] (64 bytes for
+//! two lines), keys interned, and values kept only where a checker needs them.
+//! Building a `History` (from a file with [`read_history`] or from memory with
+//! [`History::from_ops`]) also enforces the contract the checkers rely on:
+//!
+//! - `index` strictly ascends and `time` never decreases along it, so index
+//!   order is real-time order;
+//! - a process has at most one operation in flight, and a completion names the
+//!   same `f` (and, if it names one, the same `key`) as the invocation it ends;
+//! - a process whose operation ended `info` never invokes again (an error, not
+//!   a warning: its `info` operation may still take effect at any later
+//!   instant, so reusing the process would make its later operations look
+//!   ordered after something that was not).
+//!
+//! A client operation with no completion record (a cut-off history) is treated
+//! as `info` ([`Outcome::Pending`]), with a warning.
+
+mod builder;
+mod reader;
+mod value;
+
+pub use reader::{read_history, read_history_from, HistoryError, Warning, MAX_LINE_BYTES};
+pub use value::{CompactValue, Element};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -176,5 +201,239 @@ pub struct Op {
 impl Op {
     pub fn key(&self) -> &str {
         self.key.as_deref().unwrap_or(DEFAULT_KEY)
+    }
+}
+
+/// Interned key (lock or election name); see [`History::key_name`].
+pub type KeyId = u32;
+
+/// Interned operation function; the first eight are the client functions of v1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FId(pub u16);
+
+impl FId {
+    pub const ACQUIRE: FId = FId(0);
+    pub const RELEASE: FId = FId(1);
+    pub const RENEW: FId = FId(2);
+    pub const WRITE: FId = FId(3);
+    pub const READ: FId = FId(4);
+    pub const CAMPAIGN: FId = FId(5);
+    pub const RESIGN: FId = FId(6);
+    pub const OBSERVE: FId = FId(7);
+    const KNOWN: [&'static str; 8] = [
+        "acquire", "release", "renew", "write", "read", "campaign", "resign", "observe",
+    ];
+
+    /// Whether this is one of the eight client functions of v1.
+    pub fn is_client(self) -> bool {
+        usize::from(self.0) < Self::KNOWN.len()
+    }
+}
+
+/// How a client operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Fail,
+    Info,
+    /// No completion record: the history ends first. Means the same as `info`.
+    Pending,
+}
+
+impl Outcome {
+    /// `info` and pending: may or may not have taken effect.
+    pub fn is_uncertain(self) -> bool {
+        matches!(self, Outcome::Info | Outcome::Pending)
+    }
+}
+
+const HAS_TOKEN: u8 = 1;
+const HAS_VALID_UNTIL: u8 = 2;
+const NO_ELEMENT: u32 = u32::MAX;
+
+/// One client operation: its invocation and completion joined.
+///
+/// Positions in history order are `(time, index)` pairs; see [`Instant`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpRecord {
+    pub invoke_index: u64,
+    /// `u64::MAX` while pending.
+    pub complete_index: u64,
+    pub invoke_time: i64,
+    /// `i64::MAX` while pending.
+    pub complete_time: i64,
+    pub process: u64,
+    token: u64,
+    valid_until: i64,
+    element: u32,
+    pub key: KeyId,
+    pub f: FId,
+    pub outcome: Outcome,
+    flags: u8,
+}
+
+impl OpRecord {
+    /// The fencing token or term: the completion's if it names one, else the invocation's.
+    pub fn token(&self) -> Option<u64> {
+        (self.flags & HAS_TOKEN != 0).then_some(self.token)
+    }
+
+    /// The lease bound reported by an `ok` completion.
+    pub fn valid_until(&self) -> Option<i64> {
+        (self.flags & HAS_VALID_UNTIL != 0).then_some(self.valid_until)
+    }
+
+    pub fn invoked_at(&self) -> Instant {
+        Instant {
+            time: self.invoke_time,
+            index: self.invoke_index,
+        }
+    }
+
+    /// When the completion was recorded; [`Instant::END`] while pending.
+    pub fn completed_at(&self) -> Instant {
+        Instant {
+            time: self.complete_time,
+            index: self.complete_index,
+        }
+    }
+}
+
+/// A point on the history's clock. Records at the same nanosecond are ordered
+/// by index, which is the order the recorder saw them in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Instant {
+    pub time: i64,
+    pub index: u64,
+}
+
+impl Instant {
+    pub const END: Instant = Instant {
+        time: i64::MAX,
+        index: u64::MAX,
+    };
+
+    /// A clock reading that is no record (a lease bound): it comes before
+    /// every record made at the same nanosecond, so a grant recorded exactly
+    /// when a lease runs out does not overlap it.
+    pub fn at_time(time: i64) -> Instant {
+        Instant { time, index: 0 }
+    }
+}
+
+/// A nemesis record: kept for statistics and context, never checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NemesisRecord {
+    pub index: u64,
+    pub time: i64,
+    pub kind: OpType,
+    pub f: FId,
+}
+
+/// An `ok` read that may be final for its key: no write on the key completed
+/// after it was invoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinalRead {
+    /// Position of the read in [`History::ops`].
+    pub op: u32,
+    pub elements: Vec<Element>,
+}
+
+/// A validated history in compact form, ready for [`crate::check`].
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    ops: Vec<OpRecord>,
+    nemesis: Vec<NemesisRecord>,
+    keys: Vec<Box<str>>,
+    f_names: Vec<Box<str>>,
+    elements: Vec<Element>,
+    final_reads: Vec<FinalRead>,
+    events: u64,
+    end: Instant,
+}
+
+impl History {
+    /// Builds a history from records in memory (what a run loop recorded),
+    /// enforcing the same contract as [`read_history`]. Errors name the
+    /// record's 1-based position as its `line`.
+    pub fn from_ops<I: IntoIterator<Item = Op>>(
+        ops: I,
+    ) -> Result<(History, Vec<Warning>), HistoryError> {
+        builder::from_ops(ops)
+    }
+
+    /// Client operations, in order of invocation.
+    pub fn ops(&self) -> &[OpRecord] {
+        &self.ops
+    }
+
+    pub fn nemesis(&self) -> &[NemesisRecord] {
+        &self.nemesis
+    }
+
+    /// Number of records (lines) the history holds.
+    pub fn event_count(&self) -> u64 {
+        self.events
+    }
+
+    /// The last record's instant; holds still open there end there.
+    pub fn end(&self) -> Instant {
+        self.end
+    }
+
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn key_name(&self, key: KeyId) -> &str {
+        &self.keys[key as usize]
+    }
+
+    pub fn f_name(&self, f: FId) -> &str {
+        &self.f_names[usize::from(f.0)]
+    }
+
+    /// A write's element, if it named one.
+    pub fn element(&self, op: &OpRecord) -> Option<&Element> {
+        (op.element != NO_ELEMENT).then(|| &self.elements[op.element as usize])
+    }
+
+    /// The `ok` reads that may be final, per [`FinalRead`]. Reads that a later
+    /// write completion made non-final are dropped while reading, which keeps
+    /// memory proportional to the final reads rather than to every read.
+    pub fn final_reads(&self) -> &[FinalRead] {
+        &self.final_reads
+    }
+
+    /// Approximate heap bytes held, for the memory-per-event figure.
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let elem = |e: &Element| match e {
+            Element::Int(_) => 0,
+            Element::Str(s) | Element::Json(s) => s.len(),
+        };
+        self.ops.capacity() * size_of::<OpRecord>()
+            + self.nemesis.capacity() * size_of::<NemesisRecord>()
+            + self
+                .keys
+                .iter()
+                .map(|k| k.len() + size_of::<Box<str>>())
+                .sum::<usize>()
+            + self.elements.capacity() * size_of::<Element>()
+            + self.elements.iter().map(elem).sum::<usize>()
+            + self
+                .final_reads
+                .iter()
+                .map(|r| r.elements.capacity() * size_of::<Element>())
+                .sum::<usize>()
+    }
+}
+
+impl TryFrom<Vec<Op>> for History {
+    type Error = HistoryError;
+    /// Drops warnings; use [`History::from_ops`] to see them.
+    fn try_from(ops: Vec<Op>) -> Result<History, HistoryError> {
+        History::from_ops(ops).map(|(h, _)| h)
     }
 }

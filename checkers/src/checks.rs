@@ -1,0 +1,261 @@
+//! Runs every checker over a [`History`] and merges their verdicts.
+//!
+//! Each checker works key by key over the operations of that key, and is
+//! near-linear: a sort and a sweep, or a hash lookup per operation. A checker
+//! that fails (returns an error, or trips an assertion) yields `unknown` with
+//! the reason; it never takes the others down.
+
+mod exclusion;
+mod fencing;
+mod holds;
+mod lost_update;
+
+use std::collections::{BTreeMap, HashSet};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::history::{FId, History, KeyId, Outcome};
+use crate::report::{CheckerReport, OutcomeCounts, Possible, Report, Stats, MAX_LISTED_PER_KEY};
+use crate::verdict::{Anomaly, AnomalyType, Validity};
+
+pub const LOST_MUTUAL_EXCLUSION: &str = "lost-mutual-exclusion";
+pub const TOKEN_REGRESSION: &str = "token-regression";
+pub const STALE_TOKEN_ACCEPTED: &str = "stale-token-accepted";
+pub const LOST_UPDATE: &str = "lost-update";
+pub const SPLIT_BRAIN: &str = "split-brain";
+/// Unknown when nothing was ever granted.
+pub const EXERCISED: &str = "exercised";
+
+/// A checker's failure to decide.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to check {checker}: {reason}")]
+pub struct CheckError {
+    pub checker: &'static str,
+    pub reason: String,
+}
+
+/// Positions in [`History::ops`] of each key's operations, in invocation order.
+pub(crate) struct ByKey {
+    ops: Vec<Vec<u32>>,
+}
+
+impl ByKey {
+    fn new(h: &History) -> ByKey {
+        let mut ops = vec![Vec::new(); h.key_count()];
+        for (pos, op) in h.ops().iter().enumerate() {
+            // History caps ops at u32::MAX.
+            ops[op.key as usize].push(pos as u32);
+        }
+        ByKey { ops }
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = (KeyId, &[u32])> {
+        self.ops
+            .iter()
+            .enumerate()
+            .map(|(k, v)| (k as KeyId, v.as_slice()))
+    }
+}
+
+/// What one checker found, before it becomes a [`CheckerReport`].
+#[derive(Default)]
+pub(crate) struct Findings {
+    keys: BTreeMap<String, Validity>,
+    anomalies: Vec<Anomaly>,
+    anomaly_count: u64,
+    possible: Vec<Possible>,
+    possible_count: u64,
+    /// Why an unknown verdict, or why nothing was checked.
+    reason: Option<String>,
+    listed_for_key: usize,
+    possible_for_key: usize,
+}
+
+impl Findings {
+    /// Starts a key; later anomalies and possibles belong to it.
+    pub fn begin_key(&mut self, name: &str) {
+        self.keys.insert(name.to_string(), Validity::Valid);
+        self.listed_for_key = 0;
+        self.possible_for_key = 0;
+    }
+
+    pub fn anomaly(&mut self, kind: AnomalyType, key: &str, ops: Vec<u64>, explanation: String) {
+        self.anomaly_count += 1;
+        if let Some(v) = self.keys.get_mut(key) {
+            *v = Validity::Invalid;
+        }
+        if self.listed_for_key < MAX_LISTED_PER_KEY {
+            self.listed_for_key += 1;
+            self.anomalies.push(Anomaly {
+                kind,
+                key: key.to_string(),
+                ops,
+                explanation,
+            });
+        }
+    }
+
+    pub fn possible(&mut self, key: &str, ops: Vec<u64>, explanation: String) {
+        self.possible_count += 1;
+        if self.possible_for_key < MAX_LISTED_PER_KEY {
+            self.possible_for_key += 1;
+            self.possible.push(Possible {
+                key: key.to_string(),
+                ops,
+                explanation,
+            });
+        }
+    }
+
+    /// This key could not be decided.
+    pub fn unknown(&mut self, key: &str, reason: String) {
+        if let Some(v) = self.keys.get_mut(key) {
+            *v = v.merge(Validity::Unknown);
+        }
+        self.reason.get_or_insert(reason);
+    }
+
+    /// Nothing to check at all; the checker is vacuously valid.
+    pub fn nothing_to_check(&mut self, reason: &str) {
+        self.reason = Some(reason.to_string());
+    }
+
+    fn into_report(self) -> (CheckerReport, Vec<Anomaly>) {
+        let valid = self
+            .keys
+            .values()
+            .fold(Validity::Valid, |acc, v| acc.merge(*v));
+        let report = CheckerReport {
+            valid,
+            reason: self.reason,
+            keys_checked: self.keys.len() as u64,
+            anomaly_count: self.anomaly_count,
+            possible: self.possible,
+            possible_count: self.possible_count,
+            keys: self.keys,
+        };
+        (report, self.anomalies)
+    }
+}
+
+type Checker = fn(&History, &ByKey, &mut Findings) -> Result<(), CheckError>;
+
+const CHECKERS: [(&str, Checker); 6] = [
+    (LOST_MUTUAL_EXCLUSION, exclusion::lost_mutual_exclusion),
+    (TOKEN_REGRESSION, fencing::token_regression),
+    (STALE_TOKEN_ACCEPTED, fencing::stale_token_accepted),
+    (LOST_UPDATE, lost_update::lost_update),
+    (SPLIT_BRAIN, exclusion::split_brain),
+    (EXERCISED, exercised),
+];
+
+fn exercised(h: &History, _: &ByKey, out: &mut Findings) -> Result<(), CheckError> {
+    let granted = h
+        .ops()
+        .iter()
+        .any(|op| op.outcome == Outcome::Ok && (op.f == FId::ACQUIRE || op.f == FId::CAMPAIGN));
+    if !granted {
+        out.keys.insert("*".into(), Validity::Unknown);
+        out.reason =
+            Some("nothing was exercised: no lock was granted and no election was won".to_string());
+    }
+    Ok(())
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
+}
+
+pub(crate) fn run_all(h: &History) -> Report {
+    let by_key = ByKey::new(h);
+    let mut checkers = BTreeMap::new();
+    let mut anomalies = Vec::new();
+    let mut anomaly_count = 0;
+    let mut valid = Validity::Valid;
+    let mut reason = None;
+    for (name, checker) in CHECKERS {
+        let mut findings = Findings::default();
+        let ran = catch_unwind(AssertUnwindSafe(|| checker(h, &by_key, &mut findings)));
+        let failure = match ran {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(p) => Some(format!("failed to check {name}: {}", panic_text(&*p))),
+        };
+        let (mut section, found) = match failure {
+            None => findings.into_report(),
+            Some(why) => (
+                CheckerReport {
+                    valid: Validity::Unknown,
+                    reason: Some(why),
+                    keys_checked: 0,
+                    anomaly_count: 0,
+                    possible: Vec::new(),
+                    possible_count: 0,
+                    keys: BTreeMap::new(),
+                },
+                Vec::new(),
+            ),
+        };
+        if name == EXERCISED {
+            section.keys.clear();
+            section.keys_checked = 0;
+        }
+        if section.valid == Validity::Unknown && reason.is_none() {
+            reason.clone_from(&section.reason);
+        }
+        valid = valid.merge(section.valid);
+        anomaly_count += section.anomaly_count;
+        anomalies.extend(found);
+        checkers.insert(name.to_string(), section);
+    }
+    anomalies.sort_by(|a, b| (a.kind, &a.key, &a.ops).cmp(&(b.kind, &b.key, &b.ops)));
+    if valid != Validity::Unknown {
+        reason = None;
+    }
+    Report {
+        valid,
+        reason,
+        anomalies,
+        anomaly_count,
+        checkers,
+        stats: stats(h),
+        warnings: Vec::new(),
+    }
+}
+
+fn stats(h: &History) -> Stats {
+    let mut by_f: BTreeMap<FId, OutcomeCounts> = BTreeMap::new();
+    let mut processes = HashSet::new();
+    for op in h.ops() {
+        processes.insert(op.process);
+        let c = by_f.entry(op.f).or_default();
+        match op.outcome {
+            Outcome::Ok => c.ok += 1,
+            Outcome::Fail => c.fail += 1,
+            Outcome::Info => c.info += 1,
+            Outcome::Pending => c.pending += 1,
+        }
+    }
+    let mut nemesis = BTreeMap::new();
+    for n in h.nemesis() {
+        *nemesis.entry(h.f_name(n.f).to_string()).or_insert(0) += 1;
+    }
+    Stats {
+        events: h.event_count(),
+        client_ops: h.ops().len() as u64,
+        processes: processes.len() as u64,
+        keys: h.key_count() as u64,
+        ops: by_f
+            .into_iter()
+            .map(|(f, c)| (h.f_name(f).to_string(), c))
+            .collect(),
+        nemesis,
+        end_time_ns: if h.event_count() == 0 {
+            0
+        } else {
+            h.end().time
+        },
+    }
+}
