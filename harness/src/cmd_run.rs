@@ -1,11 +1,113 @@
-//! `splitbrain run`.
+//! `splitbrain run`: deploy a target, drive clients under faults, record the
+//! history as it happens, heal, check.
+//!
+//! With no flags it runs the embedded default: a one-minute lock campaign on a
+//! 3-node etcd cluster with partition, pause and kill faults.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::anyhow;
+use serde::Serialize;
+use splitbrain_workloads::{FaultKind, WorkloadKind};
 
 use crate::exit::CommandError;
 
-#[derive(clap::Args, Debug)]
-pub struct RunArgs {}
+#[derive(clap::Args, Debug, Clone, Serialize)]
+pub struct RunArgs {
+    /// Service under test.
+    #[arg(long, default_value = "etcd")]
+    pub target: String,
+    /// lock | fenced | append | election.
+    #[arg(long, default_value = "lock")]
+    pub workload: WorkloadKind,
+    /// Comma-separated faults: partition, kill, pause, clock, packet, client-pause; or `none`.
+    #[arg(long, default_value = "partition,pause,kill", value_parser = parse_nemeses)]
+    pub nemesis: NemesisList,
+    /// Seconds of each fault window and of each quiet window between them.
+    #[arg(long = "nemesis-interval", default_value_t = 5, value_name = "SECS")]
+    pub nemesis_interval_s: u64,
+    /// Number of nodes in the cluster (1 to 9).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
+    pub nodes: u64,
+    /// Concurrent client processes (1 to 200).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
+    pub concurrency: u64,
+    /// Seconds of the main phase (operations and faults); heal and recovery follow.
+    #[arg(long = "time-limit", default_value_t = 60, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub time_limit_s: u64,
+    /// Upper bound on operations invoked per second, over all clients.
+    #[arg(long = "rate", default_value_t = 200.0, value_name = "OPS_PER_S")]
+    pub rate_per_s: f64,
+    /// Lease TTL for locks and campaigns, in milliseconds.
+    #[arg(long = "lease-ms", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub lease_ms: u64,
+    /// Lock or election names the clients contend on.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub keys: u64,
+    /// Seed for workloads and faults; printed first, reproduces the schedule.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where runs are stored.
+    #[arg(long = "results", default_value = "results", value_name = "DIR")]
+    pub results_dir: PathBuf,
+    /// Run nodes on this image instead of building the base image.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Seconds of the quiet recovery window after the final heal, in which a grant must succeed.
+    #[arg(long = "recovery", default_value_t = 10, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub recovery_s: u64,
+    /// Bound on one request (get, put, keep-alive), in milliseconds.
+    #[arg(long = "request-timeout-ms", default_value_t = 1500)]
+    pub request_timeout_ms: u64,
+    /// Bound on waiting for a lock or an election win, in milliseconds.
+    #[arg(long = "acquire-timeout-ms", default_value_t = 4000)]
+    pub acquire_timeout_ms: u64,
+    /// Stop invoking after this many operations, whatever the time limit.
+    #[arg(long = "max-ops", default_value_t = 1_000_000)]
+    pub max_ops: u64,
+}
 
-pub async fn execute(_args: RunArgs) -> Result<ExitCode, CommandError> {
-    Err(CommandError::Internal(anyhow::anyhow!("not built yet")))
+/// The parsed `--nemesis` list (`none` is the empty list).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NemesisList(pub Vec<FaultKind>);
+
+fn parse_nemeses(s: &str) -> Result<NemesisList, String> {
+    if s.trim() == "none" {
+        return Ok(NemesisList(Vec::new()));
+    }
+    let mut faults = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let kind: FaultKind = part.parse()?;
+        if !faults.contains(&kind) {
+            faults.push(kind);
+        }
+    }
+    if faults.is_empty() {
+        return Err("expected at least one fault, or `none`".to_string());
+    }
+    Ok(NemesisList(faults))
+}
+
+impl RunArgs {
+    fn validate(&self) -> Result<(), String> {
+        if !(self.rate_per_s.is_finite() && self.rate_per_s > 0.0) {
+            return Err(format!("--rate must be a positive number, got {}", self.rate_per_s));
+        }
+        if self.nemesis_interval_s == 0 && !self.nemesis.0.is_empty() {
+            return Err("--nemesis-interval must be at least 1 second".to_string());
+        }
+        if self.request_timeout_ms == 0 || self.acquire_timeout_ms == 0 {
+            return Err("timeouts must be at least 1 ms".to_string());
+        }
+        Ok(())
+    }
+}
+
+pub async fn execute(args: RunArgs) -> Result<ExitCode, CommandError> {
+    args.validate()
+        .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
+    Err(CommandError::Internal(anyhow!("wiring in progress: {args:?}")))
 }

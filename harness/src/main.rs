@@ -6,6 +6,14 @@ mod cmd_clean;
 mod cmd_images;
 mod cmd_run;
 mod exit;
+// mod logging;
+// mod nemesis;
+// mod progress;
+// mod recorder;
+// mod runner;
+// mod store;
+// mod target_registry;
+// mod worker;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,342 @@
+//! The nemesis: applies a schedule's faults to the live cluster and records
+//! each start and stop as a `nemesis` op in the history.
+//!
+//! One fault is active at a time. Every fault has a heal, and `heal_all`
+//! undoes everything whatever the bookkeeping says, so a fault that failed
+//! halfway still ends healed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use splitbrain_docker::selector::NodeSelector;
+use splitbrain_docker::topology::{self, Topology as Cut};
+use splitbrain_docker::Cluster;
+use splitbrain_targets::target::{NodeAddr, Target};
+use splitbrain_workloads::schedule::{Topology, Victims};
+use splitbrain_workloads::{FaultKind, FaultPlan};
+
+use crate::recorder::Recorder;
+use crate::worker::Clients;
+
+/// Bound on asking the target for its primaries.
+const PRIMARIES_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct Nemesis {
+    cluster: Arc<Cluster>,
+    target: Arc<dyn Target>,
+    nodes: Vec<NodeAddr>,
+    recorder: Arc<Recorder>,
+    clients: Arc<Clients>,
+    active: Option<Active>,
+}
+
+/// What is in force and how to undo it.
+enum Active {
+    Partition,
+    Kill(Vec<String>),
+    Pause(Vec<String>),
+    Packet(Vec<String>),
+    ClientPause,
+    /// The fault could not be applied; nothing to undo.
+    Refused(FaultKind),
+}
+
+impl Active {
+    fn kind(&self) -> FaultKind {
+        match self {
+            Active::Partition => FaultKind::Partition,
+            Active::Kill(_) => FaultKind::Kill,
+            Active::Pause(_) => FaultKind::Pause,
+            Active::Packet(_) => FaultKind::Packet,
+            Active::ClientPause => FaultKind::ClientPause,
+            Active::Refused(kind) => *kind,
+        }
+    }
+}
+
+impl Nemesis {
+    pub fn new(
+        cluster: Arc<Cluster>,
+        target: Arc<dyn Target>,
+        nodes: Vec<NodeAddr>,
+        recorder: Arc<Recorder>,
+        clients: Arc<Clients>,
+    ) -> Nemesis {
+        Nemesis {
+            cluster,
+            target,
+            nodes,
+            recorder,
+            clients,
+            active: None,
+        }
+    }
+
+    fn node_names(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.name.clone()).collect()
+    }
+
+    /// A few words for the progress line.
+    pub fn active_description(&self) -> String {
+        match &self.active {
+            None => "no faults".to_string(),
+            Some(Active::Refused(kind)) => format!("{kind} refused"),
+            Some(Active::Kill(n)) => format!("kill {}", n.join(",")),
+            Some(Active::Pause(n)) => format!("pause {}", n.join(",")),
+            Some(Active::Packet(n)) => format!("packet {}", n.join(",")),
+            Some(a) => a.kind().to_string(),
+        }
+    }
+
+    async fn primaries(&self) -> Vec<String> {
+        match self.target.as_primaries() {
+            Some(p) => p.primaries(&self.nodes, PRIMARIES_TIMEOUT).await,
+            None => Vec::new(),
+        }
+    }
+
+    async fn victims(&self, victims: Victims, rng: &mut ChaCha8Rng) -> Result<Vec<String>, String> {
+        let selector = match victims {
+            Victims::One => NodeSelector::One,
+            Victims::Minority => NodeSelector::Minority,
+            Victims::Majority => NodeSelector::Majority,
+            Victims::All => NodeSelector::All,
+            Victims::Primaries => NodeSelector::Primaries,
+        };
+        let primaries = if victims == Victims::Primaries {
+            self.primaries().await
+        } else {
+            Vec::new()
+        };
+        let chosen = selector
+            .resolve(&self.node_names(), &primaries, rng)
+            .map_err(|e| e.to_string())?;
+        if chosen.is_empty() {
+            return Err("no node matched (the target reported no primary)".to_string());
+        }
+        Ok(chosen)
+    }
+
+    /// Starts `plan`. Failures are recorded in the history, never raised: a
+    /// fault that did not happen is data about the run.
+    pub async fn start(&mut self, plan: &FaultPlan) {
+        if self.active.is_some() {
+            self.stop().await;
+        }
+        let kind = plan.kind();
+        let f = format!("start-{kind}");
+        let mut value = serde_json::to_value(plan).unwrap_or(json!(null));
+        let applied = self.apply(plan, &mut value).await;
+        match applied {
+            Ok(active) => {
+                tracing::info!("{f}: {value}");
+                self.recorder.nemesis(&f, value, None);
+                self.active = Some(active);
+            }
+            Err(error) => {
+                tracing::warn!("{f} failed: {error}");
+                self.recorder.nemesis(&f, value, Some(error));
+                self.active = Some(Active::Refused(kind));
+            }
+        }
+    }
+
+    async fn apply(&self, plan: &FaultPlan, value: &mut serde_json::Value) -> Result<Active, String> {
+        let cluster = &self.cluster;
+        match *plan {
+            FaultPlan::Partition { topology, seed } => {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let names = self.node_names();
+                if topology == Topology::Clients {
+                    let cut = NodeSelector::Minority
+                        .resolve(&names, &[], &mut rng)
+                        .map_err(|e| e.to_string())?;
+                    value["nodes"] = json!(cut);
+                    cluster
+                        .isolate_from_clients(&cut)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    return Ok(Active::Partition);
+                }
+                let cut = match topology {
+                    Topology::One => Cut::One,
+                    Topology::Majority => Cut::Majority,
+                    Topology::RandomHalves => Cut::RandomHalves,
+                    Topology::Bridge => Cut::Bridge,
+                    Topology::MajoritiesRing => Cut::MajoritiesRing,
+                    Topology::Primaries | Topology::Clients => Cut::Primaries,
+                };
+                let primaries = if cut == Cut::Primaries {
+                    self.primaries().await
+                } else {
+                    Vec::new()
+                };
+                let grudge = cut
+                    .grudge(&names, &primaries, &mut rng)
+                    .map_err(|e| e.to_string())?;
+                value["grudge"] = json!(grudge);
+                value["sides"] = json!(describe_sides(&grudge, &names));
+                cluster.partition(&grudge).await.map_err(|e| e.to_string())?;
+                Ok(Active::Partition)
+            }
+            FaultPlan::Kill { victims, seed } => {
+                let chosen = self.victims(victims, &mut ChaCha8Rng::seed_from_u64(seed)).await?;
+                value["nodes"] = json!(chosen);
+                self.require(self.target.as_kill().is_some(), "kill")?;
+                for node in &chosen {
+                    cluster.kill_service(node).await.map_err(|e| e.to_string())?;
+                }
+                Ok(Active::Kill(chosen))
+            }
+            FaultPlan::Pause { victims, seed } => {
+                let chosen = self.victims(victims, &mut ChaCha8Rng::seed_from_u64(seed)).await?;
+                value["nodes"] = json!(chosen);
+                self.require(self.target.as_pause().is_some(), "pause")?;
+                for node in &chosen {
+                    cluster.pause_service(node).await.map_err(|e| e.to_string())?;
+                }
+                Ok(Active::Pause(chosen))
+            }
+            FaultPlan::Clock { .. } => Err(self.target.clock_refusal().unwrap_or_else(|| {
+                format!("refused: target {} does not support clock faults", self.target.name())
+            })),
+            FaultPlan::Packet { victims, delay_ms, jitter_ms, loss_pct, seed } => {
+                let chosen = self.victims(victims, &mut ChaCha8Rng::seed_from_u64(seed)).await?;
+                value["nodes"] = json!(chosen);
+                for node in &chosen {
+                    cluster
+                        .packet_fault(node, delay_ms, jitter_ms, loss_pct)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(Active::Packet(chosen))
+            }
+            FaultPlan::ClientPause { pause_ms, .. } => {
+                // Wait briefly for someone to hold something: stalling an idle client proves nothing.
+                let mut holders = self.clients.holding();
+                for _ in 0..40 {
+                    if !holders.is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    holders = self.clients.holding();
+                }
+                let Some(&(slot, process)) = holders.first() else {
+                    return Err("no client held a lock or leadership to stall".to_string());
+                };
+                value["process"] = json!(process);
+                self.clients.request_stall(slot, Duration::from_millis(pause_ms));
+                Ok(Active::ClientPause)
+            }
+        }
+    }
+
+    fn require(&self, supported: bool, fault: &str) -> Result<(), String> {
+        if supported {
+            Ok(())
+        } else {
+            Err(format!("refused: target {} does not support {fault}", self.target.name()))
+        }
+    }
+
+    /// Undoes the active fault and records its stop.
+    pub async fn stop(&mut self) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        let f = format!("stop-{}", active.kind());
+        let result = self.undo(&active).await;
+        let value = json!({ "fault": active.kind().as_str() });
+        match result {
+            Ok(()) => self.recorder.nemesis(&f, value, None),
+            Err(e) => {
+                tracing::warn!("{f} failed: {e}");
+                self.recorder.nemesis(&f, value, Some(e))
+            }
+        };
+    }
+
+    async fn undo(&self, active: &Active) -> Result<(), String> {
+        let cluster = &self.cluster;
+        let mut errors = Vec::new();
+        match active {
+            Active::Partition => {
+                if let Err(e) = cluster.heal_partitions().await {
+                    errors.push(e.to_string());
+                }
+            }
+            Active::Kill(nodes) => {
+                for node in nodes {
+                    if let Err(e) = cluster.restart_service(node).await {
+                        errors.push(e.to_string());
+                    }
+                }
+            }
+            Active::Pause(nodes) => {
+                for node in nodes {
+                    if let Err(e) = cluster.resume_service(node).await {
+                        errors.push(e.to_string());
+                    }
+                }
+            }
+            Active::Packet(nodes) => {
+                for node in nodes {
+                    if let Err(e) = cluster.heal_packet_fault(node).await {
+                        errors.push(e.to_string());
+                    }
+                }
+            }
+            Active::ClientPause | Active::Refused(_) => {}
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// The final heal: stop the active fault, then undo every kind of fault
+    /// on every node regardless, and restart any service that is not running.
+    pub async fn heal_all(&mut self) {
+        self.stop().await;
+        let cluster = &self.cluster;
+        let mut errors = Vec::new();
+        if let Err(e) = cluster.heal_partitions().await {
+            errors.push(e.to_string());
+        }
+        for node in self.node_names() {
+            if let Err(e) = cluster.heal_packet_fault(&node).await {
+                errors.push(e.to_string());
+            }
+            if let Err(e) = cluster.resume_service(&node).await {
+                errors.push(e.to_string());
+            }
+            match cluster.is_running(&node).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Err(e) = cluster.restart_service(&node).await {
+                        errors.push(e.to_string());
+                    }
+                }
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        let error = (!errors.is_empty()).then(|| errors.join("; "));
+        self.recorder.nemesis("heal", json!({ "nodes": self.node_names() }), error);
+    }
+}
+
+/// Groups of nodes that still see each other, for the history and the report.
+fn describe_sides(grudge: &topology::Grudge, nodes: &[String]) -> Vec<Vec<String>> {
+    let mut sides: Vec<Vec<String>> = Vec::new();
+    for node in nodes {
+        let seen: Vec<String> = topology::visible(grudge, nodes, node).into_iter().collect();
+        if !sides.contains(&seen) {
+            sides.push(seen);
+        }
+    }
+    sides
+}

@@ -1,0 +1,412 @@
+//! The run loop, in VOPR's order: the seed first, then a safety phase (ops
+//! under faults), a heal, a liveness phase (a quiet window in which a grant
+//! must succeed), final reads, teardown, and the check.
+//!
+//! ```text
+//! seed │ deploy │ main: ops + fault schedule │ heal │ recovery │ final reads │ teardown │ check
+//! ```
+
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use serde_json::json;
+use splitbrain_checkers::history::{OpType, F};
+use splitbrain_checkers::verdict::Validity;
+use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
+use splitbrain_targets::client::{ClientConfig, Invocation};
+use splitbrain_targets::target::{NodeAddr, Target};
+use splitbrain_workloads::{FaultSchedule, ScheduleConfig, WorkloadConfig};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd_run::RunArgs;
+use crate::exit::{self, CommandError};
+use crate::nemesis::Nemesis;
+use crate::progress::Progress;
+use crate::recorder::Recorder;
+use crate::store::{self, RunDir};
+use crate::worker::{self, Clients};
+
+/// Where the service writes its log inside a node (collected at teardown).
+const SERVICE_LOG: &str = "/var/log/splitbrain/service.log";
+/// Bound on a cluster becoming ready after its services start.
+const READY_DEADLINE: Duration = Duration::from_secs(90);
+/// Attempts at the final read of each resource before the run is unknown.
+const FINAL_READ_ATTEMPTS: u32 = 10;
+
+pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
+    let seed = args.seed.unwrap_or_else(rand::random);
+    println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
+    let target = crate::target_registry::resolve(&args.target, args.workload)
+        .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
+    let run_dir = RunDir::create(&args.results_dir, target.name(), args.workload.as_str())
+        .map_err(CommandError::BadInput)?;
+    crate::logging::to_file(&run_dir.file(store::HARNESS_LOG))?;
+    println!("run directory: {}", run_dir.path.display());
+    tracing::info!(seed, ?args, "starting run");
+
+    let run_id = run_dir
+        .path
+        .file_name()
+        .map(|n| format!("{}-{}", target.name(), n.to_string_lossy()).to_lowercase())
+        .unwrap_or_else(|| format!("{}-{seed}", target.name()));
+    let mut meta = json!({
+        "config": &args,
+        "seed": seed,
+        "run_id": run_id,
+        "harness": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "git_revision": env!("SPLITBRAIN_GIT_REVISION"),
+        },
+    });
+    run_dir.write_json(store::RUN_FILE, &meta)?;
+
+    let engine_options = EngineOptions::default();
+    let engine = Engine::connect(engine_options.clone())
+        .await
+        .context("failed to connect to the Docker engine")?;
+    let image = match &args.image {
+        Some(image) => image.clone(),
+        None => {
+            let built = splitbrain_docker::images::ensure_base(&engine, |line| {
+                tracing::info!("image: {line}");
+                eprintln!("image: {line}");
+            })
+            .await
+            .context("failed to prepare the base image")?;
+            built.reference
+        }
+    };
+    meta["image"] = json!(image);
+
+    // The first Ctrl-C (or SIGTERM) ends the current phase early; the run
+    // still heals, tears down and checks what it recorded.
+    let cancel = CancellationToken::new();
+    {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if splitbrain_docker::shutdown_signal().await.is_ok() {
+                eprintln!("interrupted: healing, tearing down and checking what was recorded");
+                cancel.cancel();
+            }
+        });
+    }
+    let mut guard = ClusterGuard::new(run_id.clone(), engine_options);
+    let outcome = {
+        let deployed = tokio::select! {
+            r = deploy(&engine, &args, &run_id, &image, target.as_ref()) => r,
+            _ = cancel.cancelled() => Err(anyhow!("interrupted while deploying")),
+        };
+        match deployed {
+            Err(e) => Err(e),
+            Ok((cluster, nodes)) => {
+                meta["target"] = json!({
+                    "name": target.name(),
+                    "version": target_version(&cluster, target.as_ref()).await,
+                    "nodes": nodes.iter().map(|n| json!({"name": n.name, "ip": n.ip.to_string()})).collect::<Vec<_>>(),
+                });
+                run_dir.write_json(store::RUN_FILE, &meta)?;
+                let cluster = Arc::new(cluster);
+                let phases = phases(&args, seed, target.clone(), cluster.clone(), nodes, &run_dir, &mut meta, &cancel).await;
+                let cluster = Arc::try_unwrap(cluster)
+                    .map_err(|_| anyhow!("the cluster is still in use at teardown"))?;
+                let teardown = cluster.teardown(Some(&run_dir.nodes_dir())).await;
+                match teardown {
+                    Ok(_) => guard.disarm(),
+                    Err(e) => tracing::error!("failed to tear down cleanly: {e}; the guard removes what is left"),
+                }
+                phases
+            }
+        }
+    };
+    drop(guard);
+    run_dir.write_json(store::RUN_FILE, &meta)?;
+    let liveness = outcome?;
+    check_and_report(&run_dir, liveness)
+}
+
+async fn deploy(
+    engine: &Engine,
+    args: &RunArgs,
+    run_id: &str,
+    image: &str,
+    target: &dyn Target,
+) -> anyhow::Result<(Cluster, Vec<NodeAddr>)> {
+    let started = Instant::now();
+    let cluster = Cluster::create(
+        engine,
+        ClusterSpec {
+            run_id: run_id.to_string(),
+            nodes: args.nodes as usize,
+            image: image.to_string(),
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .context("failed to create the cluster")?;
+    let nodes: Vec<NodeAddr> = cluster
+        .nodes()
+        .iter()
+        .map(|n| NodeAddr {
+            name: n.name.clone(),
+            ip: n.ip,
+        })
+        .collect();
+    for node in &nodes {
+        cluster
+            .start_service(&node.name, &service_spec(target, node, &nodes))
+            .await
+            .with_context(|| format!("failed to start the service on {}", node.name))?;
+    }
+    let deadline = Instant::now() + READY_DEADLINE;
+    for node in &nodes {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match target.probe(node, left.min(Duration::from_secs(2))).await {
+                Ok(()) => break,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(anyhow!(
+                        "{} was not ready within {} s: {e}",
+                        node.name,
+                        READY_DEADLINE.as_secs()
+                    ))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+    tracing::info!("cluster ready in {} ms", started.elapsed().as_millis());
+    Ok((cluster, nodes))
+}
+
+pub fn service_spec(target: &dyn Target, node: &NodeAddr, nodes: &[NodeAddr]) -> ServiceSpec {
+    let cmd = target.service(node, nodes);
+    ServiceSpec {
+        argv: cmd.argv,
+        env: cmd.env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        process_name: cmd.process_name,
+        log_path: SERVICE_LOG.to_string(),
+    }
+}
+
+async fn target_version(cluster: &Cluster, target: &dyn Target) -> String {
+    let Some(node) = cluster.nodes().first() else {
+        return "unknown".into();
+    };
+    match cluster
+        .exec(&node.name, &target.version_command(), Duration::from_secs(10))
+        .await
+    {
+        Ok(out) if out.success() => out.stdout.trim().to_string(),
+        Ok(out) => format!("unknown ({})", out.stderr.trim()),
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// What the liveness phase saw.
+struct Liveness {
+    /// Grants that succeeded in the recovery window after the final heal.
+    grants_after_heal: u64,
+    interrupted: bool,
+    final_reads_missing: Vec<String>,
+}
+
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename these
+async fn phases(
+    args: &RunArgs,
+    seed: u64,
+    target: Arc<dyn Target>,
+    cluster: Arc<Cluster>,
+    nodes: Vec<NodeAddr>,
+    run_dir: &RunDir,
+    meta: &mut serde_json::Value,
+    cancel: &CancellationToken,
+) -> anyhow::Result<Liveness> {
+    let clock = splitbrain_targets::client::HistoryClock::start();
+    let recorder = Arc::new(Recorder::create(&run_dir.file(store::HISTORY_FILE), clock)?);
+    let mut workload = WorkloadConfig::new(args.workload, args.lease_ms);
+    workload.keys = (0..args.keys).map(|k| format!("k{k}")).collect();
+    let schedule = FaultSchedule::generate(&ScheduleConfig {
+        faults: args.nemesis.0.clone(),
+        interval_ms: args.nemesis_interval_s * 1000,
+        duration_ms: args.time_limit_s * 1000,
+        lease_ms: args.lease_ms,
+        primaries_available: target.as_primaries().is_some(),
+        seed,
+    });
+    meta["schedule"] = serde_json::to_value(&schedule)?;
+    run_dir.write_json(store::RUN_FILE, meta)?;
+
+    let client_cfg = ClientConfig {
+        lease_ms: args.lease_ms,
+        request_timeout_ms: args.request_timeout_ms,
+        acquire_timeout_ms: args.acquire_timeout_ms,
+        connect_timeout_ms: args.request_timeout_ms,
+    };
+    let clients = Arc::new(Clients::new(
+        target.clone(),
+        nodes.clone(),
+        client_cfg.clone(),
+        workload.clone(),
+        seed,
+        args.concurrency,
+        recorder.clone(),
+        args.rate_per_s,
+        args.max_ops,
+    ));
+    let mut nemesis = Nemesis::new(cluster.clone(), target.clone(), nodes.clone(), recorder.clone(), clients.clone());
+
+    let main = Duration::from_secs(args.time_limit_s);
+    let recovery = Duration::from_secs(args.recovery_s);
+    let progress = Progress::start(main + recovery, recorder.clone());
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|slot| tokio::spawn(worker::run_slot(clients.clone(), slot)))
+        .collect();
+
+    let started = Instant::now();
+    let mut interrupted = false;
+    // Safety phase: the fault schedule runs against live clients.
+    for fault in &schedule.faults {
+        for (at, start) in [(fault.start_ms, true), (fault.stop_ms, false)] {
+            let when = started + Duration::from_millis(at);
+            tokio::select! {
+                _ = tokio::time::sleep_until(when) => {}
+                _ = cancel.cancelled() => { interrupted = true; }
+            }
+            if interrupted {
+                break;
+            }
+            if start {
+                nemesis.start(&fault.plan).await;
+            } else {
+                nemesis.stop().await;
+            }
+            progress.set_faults(nemesis.active_description());
+        }
+        if interrupted {
+            break;
+        }
+    }
+    if !interrupted {
+        tokio::select! {
+            _ = tokio::time::sleep_until(started + main) => {}
+            _ = cancel.cancelled() => { interrupted = true; }
+        }
+    }
+
+    // Heal everything, then a quiet window in which the service must grant again.
+    nemesis.heal_all().await;
+    progress.set_faults(String::from("healed; recovery"));
+    let grants_before = recorder.counts().grants_ok.load(Ordering::Relaxed);
+    if !interrupted {
+        tokio::select! {
+            _ = tokio::time::sleep(recovery) => {}
+            _ = cancel.cancelled() => { interrupted = true; }
+        }
+    }
+    let grants_after_heal = recorder.counts().grants_ok.load(Ordering::Relaxed) - grants_before;
+    clients.stop();
+    for w in workers {
+        let _ = tokio::time::timeout(clients.invoke_bound() * 2, w).await;
+    }
+    progress.finish();
+
+    let final_reads_missing = if workload.kind.has_resource() {
+        final_reads(&clients, &workload.keys, args.concurrency).await
+    } else {
+        Vec::new()
+    };
+    if let Some(e) = recorder.write_error() {
+        return Err(anyhow!("failed to record the history: {e}"));
+    }
+    Ok(Liveness {
+        grants_after_heal,
+        interrupted,
+        final_reads_missing,
+    })
+}
+
+/// One read per resource after every write completed: what the lost-update
+/// checker compares acknowledged writes against.
+async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Vec<String> {
+    let mut missing = Vec::new();
+    // Process ids above any a worker slot can reach in a bounded run.
+    let mut process = concurrency * 1_000_000;
+    for key in keys {
+        let mut done = false;
+        for _ in 0..FINAL_READ_ATTEMPTS {
+            process += 1;
+            let Ok(Ok(mut client)) = tokio::time::timeout(
+                clients.client_cfg.connect_timeout() + Duration::from_secs(1),
+                clients.target.client(&clients.nodes, process, &clients.client_cfg),
+            )
+            .await
+            else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            let inv = Invocation {
+                f: F::Read,
+                key: key.clone(),
+                token: None,
+                value: None,
+            };
+            clients.recorder.invoke(process, &inv);
+            let c = tokio::time::timeout(clients.invoke_bound(), client.invoke(&inv, clients.recorder.clock()))
+                .await
+                .unwrap_or_else(|_| splitbrain_targets::client::Completion::info("no answer (harness bound)"));
+            clients.recorder.complete(process, &inv, &c);
+            let _ = tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
+            if c.kind == OpType::Ok {
+                done = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        if !done {
+            missing.push(key.clone());
+        }
+    }
+    missing
+}
+
+fn check_and_report(run_dir: &RunDir, liveness: Liveness) -> Result<ExitCode, CommandError> {
+    let history_path = run_dir.file(store::HISTORY_FILE);
+    let (history, warnings) = splitbrain_checkers::read_history(&history_path)
+        .map_err(|e| CommandError::Internal(anyhow!("failed to read back the history: {e}")))?;
+    let mut report = splitbrain_checkers::check(&history);
+    report.warnings.extend(warnings.iter().map(|w| w.to_string()));
+    let mut liveness_reasons = Vec::new();
+    if liveness.interrupted {
+        liveness_reasons.push("the run was interrupted before its recovery window ended".to_string());
+    } else if liveness.grants_after_heal == 0 {
+        liveness_reasons.push("no lock or election grant succeeded in the recovery window after the final heal".to_string());
+    }
+    if !liveness.final_reads_missing.is_empty() {
+        liveness_reasons.push(format!(
+            "the final read failed for {}: lost updates cannot be judged",
+            liveness.final_reads_missing.join(", ")
+        ));
+    }
+    if !liveness_reasons.is_empty() && report.valid == Validity::Valid {
+        report.valid = Validity::Unknown;
+        report.reason = Some(liveness_reasons.join("; "));
+    }
+    let mut doc = serde_json::to_value(&report).map_err(|e| CommandError::Internal(e.into()))?;
+    doc["liveness"] = json!({
+        "grants_after_heal": liveness.grants_after_heal,
+        "interrupted": liveness.interrupted,
+        "final_reads_missing": liveness.final_reads_missing,
+        "problems": liveness_reasons,
+    });
+    run_dir.write_json(store::RESULTS_FILE, &doc)?;
+    println!("{}", report.human_summary());
+    for reason in &liveness_reasons {
+        println!("liveness: {reason}");
+    }
+    println!("results: {}", run_dir.file(store::RESULTS_FILE).display());
+    Ok(exit::for_validity(report.valid))
+}

@@ -1,0 +1,214 @@
+//! A client worker: one slot of `--concurrency`, driving logical processes
+//! one after another.
+//!
+//! A process whose op ends `info` may still have an effect in flight, so it
+//! never invokes again: the slot retires it and continues as a fresh process
+//! (`slot + concurrency`, `slot + 2 * concurrency`, ...), as Jepsen does.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use splitbrain_checkers::history::{OpType, F};
+use splitbrain_targets::client::{ClientConfig, Completion};
+use splitbrain_targets::target::{NodeAddr, Target};
+use splitbrain_workloads::{ProcessGenerator, Step, WorkloadConfig};
+use tokio::time::Instant;
+
+use crate::recorder::Recorder;
+
+/// Shared between the workers and the nemesis.
+pub struct Clients {
+    pub target: Arc<dyn Target>,
+    pub nodes: Vec<NodeAddr>,
+    pub client_cfg: ClientConfig,
+    pub workload: WorkloadConfig,
+    pub seed: u64,
+    pub concurrency: u64,
+    pub recorder: Arc<Recorder>,
+    /// Slot -> the process currently running in it and whether it holds something.
+    holders: Mutex<HashMap<u64, (u64, bool)>>,
+    /// Slot -> a stall the nemesis asked for (client-pause), taken before the next write or renewal.
+    stalls: Mutex<HashMap<u64, Duration>>,
+    stop: AtomicBool,
+    /// When the next invoke may start, spacing invokes by `1 / rate`.
+    next_invoke: Mutex<Instant>,
+    invoke_spacing: Duration,
+    invoked: AtomicU64,
+    max_ops: u64,
+}
+
+impl Clients {
+    pub fn new(
+        target: Arc<dyn Target>,
+        nodes: Vec<NodeAddr>,
+        client_cfg: ClientConfig,
+        workload: WorkloadConfig,
+        seed: u64,
+        concurrency: u64,
+        recorder: Arc<Recorder>,
+        rate_per_s: f64,
+        max_ops: u64,
+    ) -> Clients {
+        Clients {
+            target,
+            nodes,
+            client_cfg,
+            workload,
+            seed,
+            concurrency,
+            recorder,
+            holders: Mutex::new(HashMap::new()),
+            stalls: Mutex::new(HashMap::new()),
+            stop: AtomicBool::new(false),
+            next_invoke: Mutex::new(Instant::now()),
+            invoke_spacing: Duration::from_secs_f64(1.0 / rate_per_s),
+            invoked: AtomicU64::new(0),
+            max_ops,
+        }
+    }
+
+    /// Asks workers to finish their current op and stop.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Waits for this invoke's turn under `--rate`; false once `--max-ops` is spent.
+    async fn pace(&self) -> bool {
+        if self.invoked.fetch_add(1, Ordering::Relaxed) >= self.max_ops {
+            return false;
+        }
+        let at = {
+            let mut next = self.next_invoke.lock().unwrap_or_else(|e| e.into_inner());
+            let at = (*next).max(Instant::now());
+            *next = at + self.invoke_spacing;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        true
+    }
+
+    /// The slots whose process currently holds a lock or leadership, with that process.
+    pub fn holding(&self) -> Vec<(u64, u64)> {
+        let holders = self.holders.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<(u64, u64)> = holders
+            .iter()
+            .filter(|(_, (_, holds))| *holds)
+            .map(|(slot, (process, _))| (*slot, *process))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Stalls `slot` for `pause` before its next write or renewal.
+    pub fn request_stall(&self, slot: u64, pause: Duration) {
+        self.stalls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(slot, pause);
+    }
+
+    fn take_stall(&self, slot: u64) -> Option<Duration> {
+        self.stalls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&slot)
+    }
+
+    fn set_holding(&self, slot: u64, process: u64, holds: bool) {
+        self.holders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(slot, (process, holds));
+    }
+
+    /// A bound on one invocation, above every bound the client sets itself,
+    /// so that a client that ignores its own timeouts still ends as `info`.
+    pub fn invoke_bound(&self) -> Duration {
+        self.client_cfg.acquire_timeout()
+            + self.client_cfg.request_timeout() * 2
+            + self.client_cfg.connect_timeout()
+            + Duration::from_secs(1)
+    }
+}
+
+/// Runs slot `slot` until [`Clients::stop`].
+pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
+    let mut process = slot;
+    while !clients.stopping() {
+        let client = tokio::time::timeout(
+            clients.client_cfg.connect_timeout() + Duration::from_secs(1),
+            clients
+                .target
+                .client(&clients.nodes, process, &clients.client_cfg),
+        )
+        .await;
+        let mut client = match client {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                tracing::warn!("p{process}: {e}; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!("p{process}: timed out building a client; retrying");
+                continue;
+            }
+        };
+        let mut generator = ProcessGenerator::new(clients.workload.clone(), clients.seed, process);
+        let mut last: Option<Completion> = None;
+        let retired = loop {
+            if clients.stopping() {
+                break false;
+            }
+            let step = generator.next(last.as_ref());
+            clients.set_holding(slot, process, generator.holding().is_some());
+            match step {
+                Step::Sleep(d) => {
+                    tokio::time::sleep(d).await;
+                    last = None;
+                }
+                Step::Invoke(inv) => {
+                    if generator.holding().is_some() && matches!(inv.f, F::Write | F::Renew) {
+                        if let Some(pause) = clients.take_stall(slot) {
+                            tracing::info!("p{process}: stalled for {} ms while holding", pause.as_millis());
+                            tokio::time::sleep(pause).await;
+                        }
+                    }
+                    if !clients.pace().await || clients.stopping() {
+                        break false;
+                    }
+                    clients.recorder.invoke(process, &inv);
+                    let started = Instant::now();
+                    let c = match tokio::time::timeout(
+                        clients.invoke_bound(),
+                        client.invoke(&inv, clients.recorder.clock()),
+                    )
+                    .await
+                    {
+                        Ok(c) => c,
+                        Err(_) => Completion::info(format!(
+                            "no answer within {} ms (harness bound)",
+                            started.elapsed().as_millis()
+                        )),
+                    };
+                    clients.recorder.complete(process, &inv, &c);
+                    if c.kind == OpType::Info {
+                        break true;
+                    }
+                    last = Some(c);
+                }
+            }
+        };
+        clients.set_holding(slot, process, false);
+        let _ = tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
+        if retired {
+            process += clients.concurrency;
+        }
+    }
+}
