@@ -1,4 +1,5 @@
 //! Clients and deployment recipes for the services under test.
 
 pub mod client;
+pub mod etcd;
 pub mod target;

@@ -1,0 +1,669 @@
+//! One logical process's etcd client: leases, the Lock and Election APIs, and
+//! the protected resource.
+//!
+//! The client remembers what the process holds (lease, lock key or leader key,
+//! token) and, per resource, the list it last read, which is the basis of its
+//! next write. Every request is bounded by a [`ClientConfig`] timeout enforced
+//! here, never by a library default.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use etcd_client::{
+    Compare, CompareOp, LeaderKey, LockOptions, ProclaimOptions, ResignOptions, Txn, TxnOp,
+};
+use serde_json::Value;
+use splitbrain_checkers::history::F;
+
+use super::outcome::{is_election_without_leader, Failure, Rpc};
+use super::{connect_options, election_name, lock_name, resource_key, WriteMode};
+use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::target::TargetError;
+
+const NS_PER_SECOND: i64 = 1_000_000_000;
+
+/// etcd leases are granted in whole seconds: the TTL asked for a lease of
+/// `lease_ms`, rounded up so a holder never gets less than it asked for.
+pub fn lease_ttl_seconds(lease_ms: u64) -> i64 {
+    i64::try_from(lease_ms.div_ceil(1000).max(1)).unwrap_or(i64::MAX)
+}
+
+/// What a process holds on one key.
+#[derive(Debug, Clone)]
+struct Hold {
+    lease_id: i64,
+    /// The TTL the server granted (it may raise a request to its minimum).
+    ttl_s: i64,
+    /// Lock key create revision, or leader key revision (the term).
+    token: u64,
+    role: Role,
+}
+
+#[derive(Debug, Clone)]
+enum Role {
+    Lock { lock_key: Vec<u8> },
+    Leader { leader: LeaderKey },
+}
+
+struct Grant {
+    id: i64,
+    ttl_s: i64,
+    invoked_at_ns: i64,
+}
+
+/// A [`Client`] connected to one etcd node.
+pub struct EtcdClient {
+    etcd: etcd_client::Client,
+    node: String,
+    process: u64,
+    cfg: ClientConfig,
+    write_mode: WriteMode,
+    holds: HashMap<String, Hold>,
+    /// Per resource key, the list this process last read or wrote.
+    bases: HashMap<String, Vec<Value>>,
+}
+
+impl std::fmt::Debug for EtcdClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdClient")
+            .field("node", &self.node)
+            .field("process", &self.process)
+            .field("write_mode", &self.write_mode)
+            .field("holds", &self.holds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdClient {
+    /// Connects process `process` to the etcd member at `endpoint`
+    /// (`http://ip:port`), which the history records as `node`.
+    pub async fn connect(
+        endpoint: &str,
+        node: &str,
+        process: u64,
+        cfg: &ClientConfig,
+        write_mode: WriteMode,
+    ) -> Result<Self, TargetError> {
+        let options = connect_options(cfg.connect_timeout(), cfg.request_timeout(), true);
+        let etcd = match tokio::time::timeout(
+            cfg.connect_timeout(),
+            etcd_client::Client::connect([endpoint], Some(options)),
+        )
+        .await
+        {
+            Ok(Ok(etcd)) => etcd,
+            Ok(Err(e)) => {
+                return Err(TargetError::Client(format!(
+                    "failed to connect to {endpoint}: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(TargetError::Client(format!(
+                    "failed to connect to {endpoint} within {} ms",
+                    cfg.connect_timeout_ms
+                )))
+            }
+        };
+        Ok(EtcdClient {
+            etcd,
+            node: node.to_string(),
+            process,
+            cfg: cfg.clone(),
+            write_mode,
+            holds: HashMap::new(),
+            bases: HashMap::new(),
+        })
+    }
+
+    async fn acquire(&mut self, key: &str, clock: &HistoryClock) -> Completion {
+        if self.holds.contains_key(key) {
+            return Completion::fail(format!(
+                "failed to acquire {key}: this process already holds it"
+            ));
+        }
+        // A lease that no lock key is attached to holds nothing, so a failed
+        // grant is a failed acquire whatever the reason.
+        let grant = match self.grant_lease(clock).await {
+            Ok(grant) => grant,
+            Err(failure) => return Completion::fail(failure.message()),
+        };
+        let mut etcd = self.etcd.clone();
+        let lock = within(
+            "acquire the lock",
+            Rpc::Unary,
+            self.cfg.acquire_timeout(),
+            etcd.lock(
+                lock_name(key),
+                Some(LockOptions::new().with_lease(grant.id)),
+            ),
+        );
+        let (lock, refreshed_while_waiting) = self.keeping_alive(&grant, clock, lock).await;
+        let lock_key = match lock {
+            Ok(resp) => resp.key().to_vec(),
+            Err(failure) => {
+                // The server may still grant the queued request: revoking the
+                // lease deletes any lock key it created.
+                self.revoke_quietly(grant.id).await;
+                return outcome(failure);
+            }
+        };
+        // From here the lock was granted: any failure is `info`, never `fail`.
+        let refreshed_at_ns = self
+            .keep_alive_once(grant.id, clock)
+            .await
+            .unwrap_or(refreshed_while_waiting);
+        let token = match self.create_revision(&lock_key).await {
+            Ok(Some(token)) => token,
+            Ok(None) => {
+                self.revoke_quietly(grant.id).await;
+                return Completion::info(format!(
+                    "failed to read the token of {key}: the lock key vanished right after the grant"
+                ));
+            }
+            Err(failure) => {
+                self.revoke_quietly(grant.id).await;
+                return Completion::info(failure.message());
+            }
+        };
+        let valid_until = valid_until(refreshed_at_ns, grant.ttl_s);
+        self.holds.insert(
+            key.to_string(),
+            Hold {
+                lease_id: grant.id,
+                ttl_s: grant.ttl_s,
+                token,
+                role: Role::Lock { lock_key },
+            },
+        );
+        granted(token, valid_until)
+    }
+
+    async fn release(&mut self, key: &str) -> Completion {
+        let Some((hold, lock_key)) = self.held_lock(key) else {
+            return Completion::fail(format!(
+                "failed to release {key}: this process holds no lock on it"
+            ));
+        };
+        let mut etcd = self.etcd.clone();
+        let unlock = within(
+            "release the lock",
+            Rpc::Unary,
+            self.cfg.request_timeout(),
+            etcd.unlock(lock_key),
+        )
+        .await;
+        self.let_go(key, hold, unlock).await
+    }
+
+    async fn campaign(&mut self, key: &str, clock: &HistoryClock) -> Completion {
+        if self.holds.contains_key(key) {
+            return Completion::fail(format!(
+                "failed to campaign for {key}: this process already leads or holds it"
+            ));
+        }
+        let grant = match self.grant_lease(clock).await {
+            Ok(grant) => grant,
+            Err(failure) => return Completion::fail(failure.message()),
+        };
+        let mut etcd = self.etcd.clone();
+        let campaign = within(
+            "win the election",
+            Rpc::Unary,
+            self.cfg.acquire_timeout(),
+            etcd.campaign(election_name(key), self.process.to_string(), grant.id),
+        );
+        let (campaign, refreshed_while_waiting) = self.keeping_alive(&grant, clock, campaign).await;
+        let leader = match campaign.map(|mut resp| resp.take_leader()) {
+            Ok(Some(leader)) => leader,
+            Ok(None) => {
+                self.revoke_quietly(grant.id).await;
+                return Completion::info(format!(
+                    "failed to campaign for {key}: the answer carried no leader key"
+                ));
+            }
+            Err(failure) => {
+                self.revoke_quietly(grant.id).await;
+                return outcome(failure);
+            }
+        };
+        let Ok(term) = u64::try_from(leader.rev()) else {
+            self.revoke_quietly(grant.id).await;
+            return Completion::info(format!(
+                "failed to campaign for {key}: the server returned revision {}",
+                leader.rev()
+            ));
+        };
+        let refreshed_at_ns = self
+            .keep_alive_once(grant.id, clock)
+            .await
+            .unwrap_or(refreshed_while_waiting);
+        let valid_until = valid_until(refreshed_at_ns, grant.ttl_s);
+        self.holds.insert(
+            key.to_string(),
+            Hold {
+                lease_id: grant.id,
+                ttl_s: grant.ttl_s,
+                token: term,
+                role: Role::Leader { leader },
+            },
+        );
+        granted(term, valid_until)
+    }
+
+    async fn resign(&mut self, key: &str) -> Completion {
+        let Some(hold) = self.holds.get(key).cloned() else {
+            return Completion::fail(format!(
+                "failed to resign {key}: this process does not lead it"
+            ));
+        };
+        let Role::Leader { leader } = &hold.role else {
+            return Completion::fail(format!(
+                "failed to resign {key}: this process holds it as a lock"
+            ));
+        };
+        let mut etcd = self.etcd.clone();
+        let resign = within(
+            "resign",
+            Rpc::Unary,
+            self.cfg.request_timeout(),
+            etcd.resign(Some(ResignOptions::new().with_leader(leader.clone()))),
+        )
+        .await;
+        self.let_go(key, hold, resign).await
+    }
+
+    /// The end of a release or resign: on success or an unknown outcome the
+    /// lease is revoked and forgotten; on a refusal the process still holds it.
+    async fn let_go<T>(&mut self, key: &str, hold: Hold, result: Result<T, Failure>) -> Completion {
+        match result {
+            Err(failure @ Failure::Refused(_)) => outcome(failure),
+            result => {
+                self.holds.remove(key);
+                self.revoke_quietly(hold.lease_id).await;
+                match result {
+                    Ok(_) => Completion {
+                        token: Some(hold.token),
+                        ..Completion::ok()
+                    },
+                    Err(failure) => outcome(failure),
+                }
+            }
+        }
+    }
+
+    async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
+        let Some(hold) = self.holds.get(key).cloned() else {
+            return Completion::fail(format!(
+                "failed to renew {key}: this process holds no lease on it"
+            ));
+        };
+        let refreshed_at_ns = match self.keep_alive_once(hold.lease_id, clock).await {
+            Ok(at) => at,
+            Err(failure) => return outcome(failure),
+        };
+        if let Role::Leader { leader } = &hold.role {
+            // A leader's renewal also proves it still leads: proclaim compares
+            // the leader key's revision and fails once another process won.
+            let mut etcd = self.etcd.clone();
+            let proclaim = within(
+                "proclaim",
+                Rpc::Unary,
+                self.cfg.request_timeout(),
+                etcd.proclaim(
+                    self.process.to_string(),
+                    Some(ProclaimOptions::new().with_leader(leader.clone())),
+                ),
+            )
+            .await;
+            if let Err(failure) = proclaim {
+                return outcome(failure);
+            }
+        }
+        granted(hold.token, valid_until(refreshed_at_ns, hold.ttl_s))
+    }
+
+    async fn read(&mut self, key: &str) -> Completion {
+        let mut etcd = self.etcd.clone();
+        let get = within(
+            "read the resource",
+            Rpc::Unary,
+            self.cfg.request_timeout(),
+            etcd.get(resource_key(key), None),
+        )
+        .await;
+        // A read changes nothing, so even an unanswered one did not take effect.
+        let resp = match get {
+            Ok(resp) => resp,
+            Err(failure) => return Completion::fail(failure.message()),
+        };
+        let list = match resp.kvs().first() {
+            None => Vec::new(),
+            Some(kv) => match serde_json::from_slice::<Vec<Value>>(kv.value()) {
+                Ok(list) => list,
+                Err(e) => {
+                    return Completion::fail(format!(
+                        "failed to read the resource {key}: it does not hold a JSON list: {e}"
+                    ))
+                }
+            },
+        };
+        self.bases.insert(key.to_string(), list.clone());
+        Completion {
+            value: Some(Value::Array(list)),
+            ..Completion::ok()
+        }
+    }
+
+    async fn write(&mut self, inv: &Invocation) -> Completion {
+        let key = inv.key.as_str();
+        let Some(element) = inv.value.clone() else {
+            return Completion::fail(format!("failed to write {key}: the write carries no value"));
+        };
+        let Some(basis) = self.bases.get(key) else {
+            return Completion::fail(format!(
+                "failed to write {key}: no read of the resource precedes this write"
+            ));
+        };
+        let mut list = basis.clone();
+        list.push(element);
+        let body = match serde_json::to_vec(&list) {
+            Ok(body) => body,
+            Err(e) => return Completion::fail(format!("failed to encode the resource {key}: {e}")),
+        };
+        let mut etcd = self.etcd.clone();
+        let timeout = self.cfg.request_timeout();
+        let (result, token) = match self.write_mode {
+            WriteMode::Unguarded => {
+                let put = within(
+                    "write the resource",
+                    Rpc::Unary,
+                    timeout,
+                    etcd.put(resource_key(key), body, None),
+                )
+                .await;
+                (put.map(|_| true), inv.token)
+            }
+            WriteMode::Fenced => {
+                let Some((hold, lock_key)) = self.held_lock(key) else {
+                    return Completion::fail(format!(
+                        "failed to write {key}: this process holds no lock to fence the write with"
+                    ));
+                };
+                let token = inv.token.unwrap_or(hold.token);
+                let Ok(revision) = i64::try_from(token) else {
+                    return Completion::fail(format!(
+                        "failed to write {key}: token {token} is not a revision"
+                    ));
+                };
+                let txn = Txn::new()
+                    .when([Compare::create_revision(
+                        lock_key,
+                        CompareOp::Equal,
+                        revision,
+                    )])
+                    .and_then([TxnOp::put(resource_key(key), body, None)]);
+                let txn = within("write the resource", Rpc::Unary, timeout, etcd.txn(txn)).await;
+                (txn.map(|resp| resp.succeeded()), Some(token))
+            }
+        };
+        let completion = match result {
+            Ok(true) => {
+                self.bases.insert(key.to_string(), list);
+                Completion::ok()
+            }
+            Ok(false) => Completion::fail(format!(
+                "failed to write {key}: the lock key no longer has create revision {}",
+                token.unwrap_or_default()
+            )),
+            Err(failure) => {
+                if matches!(failure, Failure::Indefinite(_)) {
+                    // The resource may or may not hold the element now.
+                    self.bases.remove(key);
+                }
+                outcome(failure)
+            }
+        };
+        Completion {
+            token,
+            ..completion
+        }
+    }
+
+    async fn observe(&mut self, key: &str) -> Completion {
+        let mut etcd = self.etcd.clone();
+        let timeout = self.cfg.request_timeout();
+        let leader = match tokio::time::timeout(timeout, etcd.leader(election_name(key))).await {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) if is_election_without_leader(&e) => return Completion::ok(),
+            // An observation changes nothing: an unanswered one is a `fail`.
+            Ok(Err(e)) => {
+                return Completion::fail(
+                    Failure::from_etcd("observe the leader", Rpc::Unary, &e).message(),
+                )
+            }
+            Err(_) => {
+                return Completion::fail(
+                    Failure::timed_out("observe the leader", timeout).message(),
+                )
+            }
+        };
+        match leader.kv() {
+            None => Completion::ok(),
+            Some(kv) => Completion {
+                token: u64::try_from(kv.create_revision()).ok(),
+                value: Some(leader_value(kv.value())),
+                ..Completion::ok()
+            },
+        }
+    }
+
+    fn held_lock(&self, key: &str) -> Option<(Hold, Vec<u8>)> {
+        let hold = self.holds.get(key)?;
+        match &hold.role {
+            Role::Lock { lock_key } => Some((hold.clone(), lock_key.clone())),
+            Role::Leader { .. } => None,
+        }
+    }
+
+    async fn grant_lease(&self, clock: &HistoryClock) -> Result<Grant, Failure> {
+        let ttl_s = lease_ttl_seconds(self.cfg.lease_ms);
+        let mut etcd = self.etcd.clone();
+        let invoked_at_ns = clock.now_ns();
+        let resp = within(
+            "grant a lease",
+            Rpc::Unary,
+            self.cfg.request_timeout(),
+            etcd.lease_grant(ttl_s, None),
+        )
+        .await?;
+        if !resp.error().is_empty() {
+            return Err(Failure::Refused(format!(
+                "failed to grant a lease: {}",
+                resp.error()
+            )));
+        }
+        Ok(Grant {
+            id: resp.id(),
+            ttl_s: resp.ttl(),
+            invoked_at_ns,
+        })
+    }
+
+    /// Runs `wait` (a Lock or Campaign call) while keeping the lease alive.
+    ///
+    /// etcd's Lock and Election services orphan the caller's lease: they do
+    /// not renew it while the request is queued behind another holder, so a
+    /// wait longer than the TTL would otherwise let the lease, and the queued
+    /// key, expire. Returns the wait's result and the history time of the
+    /// last keep-alive known to have taken effect (the grant's, if none did).
+    async fn keeping_alive<T>(
+        &self,
+        grant: &Grant,
+        clock: &HistoryClock,
+        wait: impl Future<Output = Result<T, Failure>>,
+    ) -> (Result<T, Failure>, i64) {
+        // etcd's own client renews at a third of the TTL.
+        let period =
+            Duration::from_millis(u64::try_from(grant.ttl_s).unwrap_or(1).saturating_mul(1000) / 3);
+        let last_refresh_ns = AtomicI64::new(grant.invoked_at_ns);
+        let keeper = async {
+            loop {
+                tokio::time::sleep(period).await;
+                match self.keep_alive_once(grant.id, clock).await {
+                    Ok(at) => last_refresh_ns.fetch_max(at, Ordering::Relaxed),
+                    // The lease is gone: whatever the wait returns now, the
+                    // key it queued died with the lease.
+                    Err(Failure::Refused(m)) => return Failure::Indefinite(m),
+                    Err(Failure::Indefinite(_)) => continue,
+                };
+            }
+        };
+        let result = tokio::select! {
+            result = wait => result,
+            lost = keeper => Err(lost),
+        };
+        (result, last_refresh_ns.load(Ordering::Relaxed))
+    }
+
+    /// One keep-alive of `lease_id`; returns the history time it was sent at,
+    /// from which the lease is valid for its TTL.
+    async fn keep_alive_once(&self, lease_id: i64, clock: &HistoryClock) -> Result<i64, Failure> {
+        let mut etcd = self.etcd.clone();
+        let invoked_at_ns = clock.now_ns();
+        // etcd-client sends one request on a fresh stream and waits for its
+        // answer; dropping the keeper closes the stream.
+        within(
+            "renew the lease",
+            Rpc::Stream,
+            self.cfg.request_timeout(),
+            etcd.lease_keep_alive(lease_id),
+        )
+        .await?;
+        Ok(invoked_at_ns)
+    }
+
+    async fn create_revision(&self, lock_key: &[u8]) -> Result<Option<u64>, Failure> {
+        let mut etcd = self.etcd.clone();
+        let resp = within(
+            "read the lock key's revision",
+            Rpc::Unary,
+            self.cfg.request_timeout(),
+            etcd.get(lock_key, None),
+        )
+        .await?;
+        Ok(resp
+            .kvs()
+            .first()
+            .and_then(|kv| u64::try_from(kv.create_revision()).ok()))
+    }
+
+    /// Best effort: an unrevoked lease expires by itself after its TTL.
+    async fn revoke_quietly(&self, lease_id: i64) {
+        let mut etcd = self.etcd.clone();
+        if let Err(failure) = within(
+            "revoke a lease",
+            Rpc::Unary,
+            self.cfg.request_timeout(),
+            etcd.lease_revoke(lease_id),
+        )
+        .await
+        {
+            tracing::debug!(process = self.process, lease_id, "{}", failure.message());
+        }
+    }
+}
+
+#[async_trait]
+impl Client for EtcdClient {
+    async fn invoke(&mut self, inv: &Invocation, clock: &HistoryClock) -> Completion {
+        let completion = match &inv.f {
+            F::Acquire => self.acquire(&inv.key, clock).await,
+            F::Release => self.release(&inv.key).await,
+            F::Renew => self.renew(&inv.key, clock).await,
+            F::Write => self.write(inv).await,
+            F::Read => self.read(&inv.key).await,
+            F::Campaign => self.campaign(&inv.key, clock).await,
+            F::Resign => self.resign(&inv.key).await,
+            F::Observe => self.observe(&inv.key).await,
+            F::Other(f) => {
+                Completion::fail(format!("failed to run {f}: not an etcd client operation"))
+            }
+        };
+        Completion {
+            node: Some(self.node.clone()),
+            ..completion
+        }
+    }
+
+    async fn close(&mut self) {
+        let leases: Vec<i64> = self.holds.drain().map(|(_, hold)| hold.lease_id).collect();
+        for lease_id in leases {
+            self.revoke_quietly(lease_id).await;
+        }
+    }
+}
+
+/// Runs one request, bounded by `limit`.
+async fn within<T>(
+    what: &str,
+    rpc: Rpc,
+    limit: Duration,
+    request: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(limit, request).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(Failure::from_etcd(what, rpc, &e)),
+        Err(_) => Err(Failure::timed_out(what, limit)),
+    }
+}
+
+fn outcome(failure: Failure) -> Completion {
+    match failure {
+        Failure::Refused(m) => Completion::fail(m),
+        Failure::Indefinite(m) => Completion::info(m),
+    }
+}
+
+fn granted(token: u64, valid_until: i64) -> Completion {
+    Completion {
+        token: Some(token),
+        valid_until: Some(valid_until),
+        ..Completion::ok()
+    }
+}
+
+fn valid_until(refreshed_at_ns: i64, ttl_s: i64) -> i64 {
+    refreshed_at_ns.saturating_add(ttl_s.saturating_mul(NS_PER_SECOND))
+}
+
+/// Campaigns store the process id as text; the history gets it back as a number.
+fn leader_value(raw: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(raw);
+    match text.parse::<u64>() {
+        Ok(process) => Value::from(process),
+        Err(_) => Value::String(text.into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_ttl_rounds_up_to_whole_seconds() {
+        assert_eq!(lease_ttl_seconds(0), 1);
+        assert_eq!(lease_ttl_seconds(1), 1);
+        assert_eq!(lease_ttl_seconds(1000), 1);
+        assert_eq!(lease_ttl_seconds(1001), 2);
+        assert_eq!(lease_ttl_seconds(u64::MAX), 18_446_744_073_709_552);
+    }
+
+    #[test]
+    fn leader_value_is_the_process_id_when_numeric() {
+        assert_eq!(leader_value(b"17"), Value::from(17u64));
+        assert_eq!(leader_value(b"someone"), Value::from("someone"));
+    }
+}
