@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod engine;
 pub mod error;
 pub mod guard;
+pub mod images;
 pub mod packet;
 pub mod selector;
 pub mod subnet;
