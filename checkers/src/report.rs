@@ -104,12 +104,16 @@ impl Report {
         let s = &self.stats;
         let _ = writeln!(
             out,
-            "history: {} records, {} client ops by {} processes on {} keys, {} nemesis records, {:.3} s",
-            s.events,
-            s.client_ops,
-            s.processes,
-            s.keys,
-            s.nemesis.values().sum::<u64>(),
+            "history: {}, {} by {} on {}, {}, {:.3} s",
+            plural(s.events, "record", "records"),
+            plural(s.client_ops, "client op", "client ops"),
+            plural(s.processes, "process", "processes"),
+            plural(s.keys, "key", "keys"),
+            plural(
+                s.nemesis.values().sum::<u64>(),
+                "nemesis record",
+                "nemesis records"
+            ),
             seconds(s.end_time_ns)
         );
         for (f, c) in &s.ops {
@@ -130,17 +134,21 @@ impl Report {
             }
             (0, None) => {}
             (n, _) => {
-                let _ = write!(out, " ({n} anomal{})", if n == 1 { "y" } else { "ies" });
+                let _ = write!(out, " ({})", plural(n, "anomaly", "anomalies"));
             }
         }
         out.push('\n');
         for (name, c) in &self.checkers {
             let _ = write!(out, "  {name:<22} {:<8}", validity_word(c.valid));
             if c.anomaly_count > 0 {
-                let _ = write!(out, " {} anomalies", c.anomaly_count);
+                let _ = write!(out, " {}", plural(c.anomaly_count, "anomaly", "anomalies"));
             }
             if c.possible_count > 0 {
-                let _ = write!(out, " {} possible (info) overlaps", c.possible_count);
+                let _ = write!(
+                    out,
+                    " {} with an `info` grant",
+                    plural(c.possible_count, "possible overlap", "possible overlaps")
+                );
             }
             if let Some(r) = &c.reason {
                 let _ = write!(out, " {r}");
@@ -172,6 +180,10 @@ impl Report {
         }
         out
     }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Nanoseconds on the history clock as seconds, for explanations.
