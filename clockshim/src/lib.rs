@@ -276,6 +276,36 @@ impl ClockRecord {
         out
     }
 
+    /// Parses the line `clockctl set` and `clockctl show` print
+    /// (`magic=... version=... seq=... realtime_offset_ns=... rate=...
+    /// strobe_delta_ns=... strobe_period_ns=... anchor_mono_ns=...
+    /// anchor_drift_ns=...`); `None` if a field is missing or malformed.
+    pub fn parse_clockctl(line: &str) -> Option<Self> {
+        let field = |key: &str| {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        };
+        let int = |key: &str| field(key)?.parse::<i64>().ok();
+        let u32_dec = |key: &str| field(key)?.parse::<u32>().ok();
+        let period_ns = int("strobe_period_ns")?;
+        let delta_ns = int("strobe_delta_ns")?;
+        Some(Self {
+            magic: u32::from_str_radix(field("magic")?, 16).ok()?,
+            version: u32_dec("version")?,
+            seq: u32_dec("seq")?,
+            state: ClockState {
+                offset_ns: int("realtime_offset_ns")?,
+                rate: field("rate")?.parse().ok()?,
+                strobe: (period_ns != 0).then_some(Strobe {
+                    delta_ns,
+                    period_ns,
+                }),
+            },
+            anchor_mono_ns: int("anchor_mono_ns")?,
+            anchor_drift_ns: int("anchor_drift_ns")?,
+        })
+    }
+
     /// Reads the first [`RECORD_LEN`] bytes of a state file. Not a seqlock
     /// read: meant for inspecting a file no one is writing.
     pub fn decode(bytes: &[u8; RECORD_LEN]) -> Self {

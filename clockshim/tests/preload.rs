@@ -523,8 +523,20 @@ fn clockctl_writes_the_layout_this_crate_encodes() {
             period_ns: 300_000_000,
         }),
     };
-    node.set(state);
+    let argv = state
+        .clockctl_set_argv("unused", node.state_path().to_str().expect("utf-8 path"))
+        .expect("valid state");
+    let out = node.clockctl(&argv[1..]);
+    let printed = String::from_utf8(out.stdout).expect("clockctl prints ASCII");
     let first = node.record();
+    assert_eq!(
+        ClockRecord::parse_clockctl(&printed),
+        Some(first),
+        "{printed}"
+    );
+    let shown = node.clockctl(&["show".to_owned(), argv[2].clone()]);
+    let shown = String::from_utf8(shown.stdout).expect("clockctl prints ASCII");
+    assert_eq!(ClockRecord::parse_clockctl(&shown), Some(first), "{shown}");
     assert_eq!(first.magic, MAGIC);
     assert_eq!(first.version, LAYOUT_VERSION);
     assert_eq!(first.seq, 2);
