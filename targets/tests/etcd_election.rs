@@ -4,13 +4,13 @@
 #[allow(dead_code, reason = "shared by several test crates, each using a part")]
 mod etcd_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use etcd_support::{config, inv, run, LocalCluster};
 use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
-use splitbrain_targets::client::HistoryClock;
-use splitbrain_targets::etcd::WriteMode;
+use splitbrain_targets::client::{ClientConfig, HistoryClock};
+use splitbrain_targets::etcd::{election_name, WriteMode};
 
 #[tokio::test]
 async fn campaign_observe_and_resign_give_terms_and_leaders() {
@@ -96,4 +96,50 @@ async fn a_leader_whose_lease_expires_is_replaced_and_its_proclaim_fails() {
         .await
         .completion;
     assert_eq!(late.kind, OpType::Fail, "{late:?}");
+}
+
+#[tokio::test]
+async fn a_campaign_that_times_out_is_info_and_leaves_no_candidate_key() {
+    let cluster = LocalCluster::start(1, WriteMode::Fenced).await;
+    let clock = HistoryClock::start();
+    let mut p1 = cluster.client(1, &config()).await;
+    let impatient = ClientConfig {
+        acquire_timeout_ms: 1500,
+        ..config()
+    };
+    let mut p2 = cluster.client(2, &impatient).await;
+    let won = run(p1.as_mut(), &clock, inv(F::Campaign, "e", None, None))
+        .await
+        .completion;
+    assert_eq!(won.kind, OpType::Ok, "{won:?}");
+
+    let started = Instant::now();
+    let gave_up = run(p2.as_mut(), &clock, inv(F::Campaign, "e", None, None))
+        .await
+        .completion;
+    let took = started.elapsed();
+    assert_eq!(gave_up.kind, OpType::Info, "{gave_up:?}");
+    assert!(
+        took >= impatient.acquire_timeout()
+            && took <= impatient.acquire_timeout() + Duration::from_millis(500),
+        "took {took:?}"
+    );
+    let endpoint = cluster.target.endpoint(&cluster.nodes[0]);
+    let mut etcd = etcd_client::Client::connect([endpoint], None)
+        .await
+        .expect("connect");
+    let keys = etcd
+        .get(
+            election_name("e"),
+            Some(etcd_client::GetOptions::new().with_prefix()),
+        )
+        .await
+        .expect("list candidates");
+    assert_eq!(keys.count(), 1, "{:?}", keys.kvs());
+    // close() revokes the leader's lease: the election is free again.
+    p1.close().await;
+    let free = run(p2.as_mut(), &clock, inv(F::Observe, "e", None, None))
+        .await
+        .completion;
+    assert_eq!((free.kind, free.value), (OpType::Ok, None));
 }

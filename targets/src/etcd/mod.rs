@@ -250,10 +250,16 @@ impl Target for EtcdTarget {
     /// A linearizable read with `require_leader`: it succeeds only once the
     /// node is a member of a cluster with a leader and a quorum.
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
-        let mut etcd = self.connect_once(node, timeout, true).await?;
-        match tokio::time::timeout(timeout, etcd.get(PROBE_KEY, None)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(unreachable(node, format!("failed to read: {e}"))),
+        // One bound for the whole exchange, connection included.
+        let exchange = async {
+            let mut etcd = self.connect_once(node, timeout, true).await?;
+            etcd.get(PROBE_KEY, None)
+                .await
+                .map(|_| ())
+                .map_err(|e| unreachable(node, format!("failed to read: {e}")))
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
             Err(_) => Err(unreachable(
                 node,
                 format!("no answer to a read within {} ms", timeout.as_millis()),
@@ -325,13 +331,13 @@ impl Primaries for EtcdTarget {
             let target = self.clone();
             let node = node.clone();
             asks.spawn(async move {
-                let mut etcd = target.connect_once(&node, timeout, false).await.ok()?;
-                let status = tokio::time::timeout(timeout, etcd.status())
-                    .await
-                    .ok()?
-                    .ok()?;
-                let member = status.header()?.member_id();
-                (status.leader() == member).then_some(node.name)
+                let ask = async {
+                    let mut etcd = target.connect_once(&node, timeout, false).await.ok()?;
+                    let status = etcd.status().await.ok()?;
+                    let member = status.header()?.member_id();
+                    (status.leader() == member).then_some(node.name)
+                };
+                tokio::time::timeout(timeout, ask).await.ok().flatten()
             });
         }
         let mut leaders = Vec::new();
