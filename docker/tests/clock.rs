@@ -1,0 +1,345 @@
+//! The clock fault on real containers: Redis started under the shim reads
+//! the skewed time (its `TIME` command, its key expiry), only on the skewed
+//! node, and Go services are refused rather than pretended.
+//!
+//! Needs a Docker engine and the base image (built on first use by
+//! `images::ensure_base`, which needs mmdebstrap). Without an engine these
+//! tests skip loudly, and fail when CI=true.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use splitbrain_clockshim::ClockState;
+use splitbrain_docker::clock::{self, ProcessClock};
+use splitbrain_docker::{
+    images, Cluster, ClusterSpec, DockerError, Engine, EngineOptions, ServiceSpec,
+};
+
+const READY_TIMEOUT_MS: u64 = 20_000;
+const REDIS_CLI_TIMEOUT_MS: u64 = 10_000;
+const SEC_US: i64 = 1_000_000;
+
+async fn engine_or_skip(test: &str) -> Option<Engine> {
+    match Engine::connect(EngineOptions::default()).await {
+        Ok(engine) => Some(engine),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{test}: a Docker engine is required when CI=true: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "\n*** SKIPPED {test}: no Docker engine ({e}); with CI=true this fails ***\n"
+            );
+            None
+        }
+    }
+}
+
+async fn cluster(engine: &Engine, name: &str, nodes: usize) -> Cluster {
+    let image = images::ensure_base(engine, |line| eprintln!("[image] {line}"))
+        .await
+        .expect("failed to get the base image");
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis();
+    Cluster::create(
+        engine,
+        ClusterSpec {
+            run_id: format!("test-clock-{name}-{}-{stamp}", std::process::id()),
+            nodes,
+            image: image.reference,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .expect("failed to create the cluster")
+}
+
+fn redis_spec() -> ServiceSpec {
+    ServiceSpec {
+        argv: [
+            "redis-server",
+            "--port",
+            "6379",
+            "--bind",
+            "0.0.0.0",
+            "--protected-mode",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .map(String::from)
+        .to_vec(),
+        env: Vec::new(),
+        process_name: "redis-server".to_string(),
+        log_path: "/var/log/splitbrain/redis.log".to_string(),
+    }
+}
+
+async fn redis_cli(cluster: &Cluster, node: &str, args: &[&str]) -> String {
+    let mut argv = vec!["redis-cli", "-h", "127.0.0.1", "-p", "6379"];
+    argv.extend_from_slice(args);
+    let out = cluster
+        .exec(node, &argv, Duration::from_millis(REDIS_CLI_TIMEOUT_MS))
+        .await
+        .expect("failed to exec redis-cli");
+    assert!(
+        out.success(),
+        "redis-cli {args:?} on {node}: {}",
+        out.stderr
+    );
+    out.stdout.trim().to_string()
+}
+
+async fn start_redis(cluster: &Cluster, node: &str, shimmed: bool) {
+    let mut spec = redis_spec();
+    if shimmed {
+        clock::install(cluster, node)
+            .await
+            .expect("failed to install the shim");
+        clock::add_preload(&mut spec);
+    }
+    cluster
+        .start_service(node, &spec)
+        .await
+        .expect("failed to start redis");
+    let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
+    loop {
+        let out = cluster
+            .exec(
+                node,
+                &["redis-cli", "-h", "127.0.0.1", "-p", "6379", "PING"],
+                Duration::from_millis(REDIS_CLI_TIMEOUT_MS),
+            )
+            .await
+            .expect("failed to exec redis-cli");
+        if out.stdout.trim() == "PONG" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis on {node} not ready: {out:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn real_us() -> i64 {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970");
+    i64::try_from(d.as_micros()).expect("fits")
+}
+
+/// Redis's `TIME` on `node` minus `offset_us` must lie between real readings
+/// taken around the call (nodes share this host's kernel clock).
+async fn assert_redis_time(cluster: &Cluster, node: &str, offset_us: i64, what: &str) -> i64 {
+    let before = real_us();
+    let reply = redis_cli(cluster, node, &["TIME"]).await;
+    let after = real_us();
+    let mut fields = reply
+        .lines()
+        .map(|l| l.trim().parse::<i64>().expect("TIME gives integers"));
+    let seconds = fields.next().expect("TIME seconds");
+    let micros = fields.next().expect("TIME microseconds");
+    let redis_us = seconds * SEC_US + micros;
+    assert!(
+        (before..=after).contains(&(redis_us - offset_us)),
+        "{what}: redis TIME on {node} is {redis_us} us, expected real [{before}, {after}] + {offset_us} us"
+    );
+    redis_us
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bump_of_60_s_moves_only_that_nodes_redis_time_and_heal_brings_it_back() {
+    let Some(engine) = engine_or_skip("bump_of_60_s_moves_only_that_nodes_redis_time").await else {
+        return;
+    };
+    let cluster = cluster(&engine, "bump", 2).await;
+    // Both nodes run under the shim, each with its own state file.
+    start_redis(&cluster, "n1", true).await;
+    start_redis(&cluster, "n2", true).await;
+    assert_redis_time(&cluster, "n1", 0, "before the bump").await;
+    assert_redis_time(&cluster, "n2", 0, "before the bump").await;
+
+    let started = Instant::now();
+    let outcome = clock::bump(&cluster, "n1", 60_000)
+        .await
+        .expect("bump failed");
+    eprintln!("bump took {} ms", started.elapsed().as_millis());
+    assert_eq!(outcome.record.state, ClockState::offset(60_000_000_000));
+    assert_eq!(outcome.verified_pids.len(), 1, "{outcome:?}");
+    assert_redis_time(&cluster, "n1", 60 * SEC_US, "n1 after +60 s").await;
+    assert_redis_time(&cluster, "n2", 0, "n2 after n1's bump").await;
+
+    // Bumps add up.
+    clock::bump(&cluster, "n1", -30_000)
+        .await
+        .expect("bump failed");
+    assert_redis_time(&cluster, "n1", 30 * SEC_US, "n1 after +60 s then -30 s").await;
+
+    clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_redis_time(&cluster, "n1", 0, "n1 after the heal").await;
+    assert_redis_time(&cluster, "n2", 0, "n2 at the end").await;
+
+    // A rate fault makes the wall clock run fast, seen by the same process.
+    clock::rate(&cluster, "n1", 2.0).await.expect("rate failed");
+    let real_a = real_us();
+    let a = redis_time_us(&cluster, "n1").await;
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let b = redis_time_us(&cluster, "n1").await;
+    let real_b = real_us();
+    let ratio = (b - a) as f64 / (real_b - real_a) as f64;
+    assert!(
+        (1.7..=2.1).contains(&ratio),
+        "at rate 2 redis TIME advanced {} us in {} us of real time",
+        b - a,
+        real_b - real_a
+    );
+    clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_redis_time(&cluster, "n1", 0, "n1 after healing the rate").await;
+
+    cluster.teardown(None).await.expect("teardown failed");
+}
+
+async fn redis_time_us(cluster: &Cluster, node: &str) -> i64 {
+    let reply = redis_cli(cluster, node, &["TIME"]).await;
+    let mut fields = reply
+        .lines()
+        .map(|l| l.trim().parse::<i64>().expect("TIME gives integers"));
+    fields.next().expect("seconds") * SEC_US + fields.next().expect("microseconds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bump_of_120_s_expires_a_60_s_redis_key_at_once_only_on_that_node() {
+    let Some(engine) = engine_or_skip("bump_of_120_s_expires_a_60_s_redis_key").await else {
+        return;
+    };
+    let cluster = cluster(&engine, "expiry", 2).await;
+    start_redis(&cluster, "n1", true).await;
+    start_redis(&cluster, "n2", true).await;
+    for node in ["n1", "n2"] {
+        assert_eq!(
+            redis_cli(&cluster, node, &["SET", "lock", "holder-1", "PX", "60000"]).await,
+            "OK"
+        );
+        let ttl: i64 = redis_cli(&cluster, node, &["PTTL", "lock"])
+            .await
+            .parse()
+            .expect("PTTL");
+        assert!(ttl > 50_000, "fresh 60 s key has {ttl} ms left on {node}");
+    }
+
+    clock::bump(&cluster, "n1", 120_000)
+        .await
+        .expect("bump failed");
+    assert_eq!(
+        redis_cli(&cluster, "n1", &["GET", "lock"]).await,
+        "",
+        "n1's key outlived a +120 s bump"
+    );
+    assert_eq!(redis_cli(&cluster, "n1", &["EXISTS", "lock"]).await, "0");
+    assert_eq!(
+        redis_cli(&cluster, "n2", &["GET", "lock"]).await,
+        "holder-1",
+        "n2's key expired without a bump"
+    );
+
+    // With the clock healed, a new lease lives its full length again.
+    clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_eq!(
+        redis_cli(&cluster, "n1", &["SET", "lock", "holder-2", "PX", "60000"]).await,
+        "OK"
+    );
+    let ttl: i64 = redis_cli(&cluster, "n1", &["PTTL", "lock"])
+        .await
+        .parse()
+        .expect("PTTL");
+    assert!(ttl > 50_000, "after the heal a 60 s key has {ttl} ms left");
+
+    cluster.teardown(None).await.expect("teardown failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_fault_on_go_or_unshimmed_service_is_refused_not_pretended() {
+    let Some(engine) = engine_or_skip("clock_fault_on_go_or_unshimmed_service_is_refused").await
+    else {
+        return;
+    };
+    let cluster = cluster(&engine, "refuse", 2).await;
+
+    // etcd under the preload environment still ignores the shim.
+    clock::install(&cluster, "n1")
+        .await
+        .expect("failed to install the shim");
+    let mut etcd = ServiceSpec {
+        argv: [
+            "etcd",
+            "--name",
+            "n1",
+            "--data-dir",
+            "/var/lib/splitbrain/etcd",
+            "--listen-client-urls",
+            "http://127.0.0.1:2379",
+            "--advertise-client-urls",
+            "http://127.0.0.1:2379",
+        ]
+        .map(String::from)
+        .to_vec(),
+        env: Vec::new(),
+        process_name: "etcd".to_string(),
+        log_path: "/var/log/splitbrain/etcd.log".to_string(),
+    };
+    clock::add_preload(&mut etcd);
+    cluster
+        .start_service("n1", &etcd)
+        .await
+        .expect("failed to start etcd");
+    let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
+    while !cluster.is_running("n1").await.expect("ps failed") {
+        assert!(Instant::now() < deadline, "etcd did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let clocks = clock::service_clocks(&cluster, "n1")
+        .await
+        .expect("inspect failed");
+    assert!(
+        !clocks.is_empty() && clocks.iter().all(|(_, c)| *c == ProcessClock::Go),
+        "{clocks:?}"
+    );
+    match clock::bump(&cluster, "n1", 60_000).await {
+        Err(DockerError::Refused { reason, .. }) => {
+            assert!(reason.contains("Go") && reason.contains("vDSO"), "{reason}")
+        }
+        other => panic!("a clock fault on etcd was not refused: {other:?}"),
+    }
+    let state = clock::read_state(&cluster, "n1")
+        .await
+        .expect("read failed");
+    assert_eq!(
+        state.state,
+        ClockState::REAL,
+        "a refused fault must leave the clock alone"
+    );
+
+    // Redis started without the preload would ignore the state file.
+    clock::install(&cluster, "n2")
+        .await
+        .expect("failed to install the shim");
+    start_redis(&cluster, "n2", false).await;
+    match clock::bump(&cluster, "n2", 60_000).await {
+        Err(DockerError::Refused { reason, .. }) => {
+            assert!(
+                reason.contains("not started under the clock shim"),
+                "{reason}"
+            )
+        }
+        other => panic!("a clock fault on an unshimmed redis was not refused: {other:?}"),
+    }
+    assert_redis_time(&cluster, "n2", 0, "unshimmed redis after a refused bump").await;
+    // Healing is never refused.
+    clock::heal(&cluster, "n2").await.expect("heal failed");
+
+    cluster.teardown(None).await.expect("teardown failed");
+}
