@@ -5,6 +5,12 @@
 //! token) and, per resource, the list it last read, which is the basis of its
 //! next write. Every request is bounded by a [`ClientConfig`] timeout enforced
 //! here, never by a library default.
+//!
+//! There is no background keep-alive: a lease is renewed only by a `renew`
+//! operation, and while a Lock or Campaign call waits in the queue. A process
+//! that stops invoking (the client-pause fault) lets its lease lapse exactly
+//! as a holder stalled by a GC pause would, and the history records every
+//! renewal the lease bound rests on.
 
 use std::collections::HashMap;
 use std::future::Future;
