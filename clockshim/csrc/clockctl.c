@@ -34,6 +34,9 @@
 #define MAX_RATE 1000.0
 /* A strobe faster than this would flip between readings of one request. */
 #define MIN_STROBE_PERIOD_NS 2000000LL
+#define MAX_STROBE_PERIOD_NS 86400000000000LL
+/* Ten years, as MAX_OFFSET_NS in lib.rs: far from overflowing real + offset. */
+#define MAX_OFFSET_NS 316224000000000000LL
 
 static int64_t now_ns(clockid_t clk)
 {
@@ -75,9 +78,16 @@ static int parse_params(const char *hex, struct sb_clock_params *p)
 			MAX_RATE);
 		return -1;
 	}
-	if (p->strobe_period_ns != 0 && p->strobe_period_ns < MIN_STROBE_PERIOD_NS) {
-		fprintf(stderr, "clockctl: failed to accept strobe period %" PRId64 " ns: below %lld ns\n",
-			p->strobe_period_ns, MIN_STROBE_PERIOD_NS);
+	if (p->strobe_period_ns != 0 &&
+	    (p->strobe_period_ns < MIN_STROBE_PERIOD_NS || p->strobe_period_ns > MAX_STROBE_PERIOD_NS)) {
+		fprintf(stderr, "clockctl: failed to accept strobe period %" PRId64 " ns: outside [%lld, %lld]\n",
+			p->strobe_period_ns, MIN_STROBE_PERIOD_NS, MAX_STROBE_PERIOD_NS);
+		return -1;
+	}
+	if (p->realtime_offset_ns > MAX_OFFSET_NS || p->realtime_offset_ns < -MAX_OFFSET_NS ||
+	    p->strobe_delta_ns > MAX_OFFSET_NS || p->strobe_delta_ns < -MAX_OFFSET_NS) {
+		fprintf(stderr, "clockctl: failed to accept an offset or strobe delta beyond %lld ns\n",
+			MAX_OFFSET_NS);
 		return -1;
 	}
 	return 0;

@@ -303,10 +303,16 @@ static void skew(clockid_t clk, struct timespec *ts)
 	struct sb_clock_record rec;
 	int ok = shared != NULL && read_record(shared, &rec);
 	errno = saved_errno;
-	if (!ok)
-		return;
-
 	int64_t real = ts_to_ns(ts);
+	if (!ok) {
+		/* Real time is the fallback, but a monotonic clock that was ahead
+		 * must not step back to it: it holds still until real time catches
+		 * up. A zero high-water mark means no rate was ever seen. */
+		if (!wall && __atomic_load_n(&monotonic_high_water[clk], __ATOMIC_RELAXED) != 0)
+			ns_to_ts(raise_high_water(clk, real), ts);
+		return;
+	}
+
 	int rated = rec.params.rate != 1.0 || rec.anchor_drift_ns != 0;
 	int strobing = wall && rec.params.strobe_period_ns > 0;
 	if (wall && !rated && !strobing) {

@@ -65,7 +65,10 @@
 //! from the previous record at the instant it publishes, inside the node, so
 //! the harness never needs the node's view of time to keep monotonic clocks
 //! continuous. A file without the magic, of another version, or caught
-//! mid-write for longer than the shim's bounded spin reads as real time.
+//! mid-write for longer than the shim's bounded wait (a thousand spins, then
+//! twenty yields) reads as real time, except that a monotonic clock a rate
+//! left ahead holds still until real time catches up instead of stepping
+//! back.
 //!
 //! # Why not libfaketime
 //!
@@ -120,6 +123,8 @@ pub const MAX_RATE: f64 = 1000.0;
 /// Shortest accepted strobe period: a faster strobe would flip the wall clock
 /// between two reads of a single request.
 pub const MIN_STROBE_PERIOD_NS: i64 = 2_000_000;
+/// Longest accepted strobe period: one day.
+pub const MAX_STROBE_PERIOD_NS: i64 = 86_400 * 1_000_000_000;
 /// Largest accepted offset or strobe delta in either direction: ten years,
 /// which keeps `real + offset` far from `i64` overflow.
 pub const MAX_OFFSET_NS: i64 = 10 * 366 * 24 * 3600 * 1_000_000_000;
@@ -191,7 +196,7 @@ impl ClockState {
             return Err(ClockStateError::Offset(self.offset_ns));
         }
         if let Some(s) = self.strobe {
-            if s.period_ns < MIN_STROBE_PERIOD_NS {
+            if !(MIN_STROBE_PERIOD_NS..=MAX_STROBE_PERIOD_NS).contains(&s.period_ns) {
                 return Err(ClockStateError::StrobePeriod(s.period_ns));
             }
             if s.delta_ns.unsigned_abs() > MAX_OFFSET_NS.unsigned_abs() {
@@ -398,6 +403,14 @@ mod tests {
             fast_strobe.validate(),
             Err(ClockStateError::StrobePeriod(1_000))
         );
+        let slow_strobe = ClockState {
+            strobe: Some(Strobe {
+                delta_ns: 1,
+                period_ns: MAX_STROBE_PERIOD_NS + 1,
+            }),
+            ..ClockState::REAL
+        };
+        assert!(slow_strobe.validate().is_err());
         assert!(ClockState::offset(120_000_000_000).validate().is_ok());
     }
 

@@ -512,6 +512,45 @@ fn state_caught_mid_write_is_not_used_and_clockctl_repairs_it() {
     bracketed_sample(&node, &mut probe).assert_wall_offset(60 * SEC_NS, "after the repair");
 }
 
+/// After a rate fault left the monotonic clock ahead, a state that cannot
+/// be read (a writer stuck mid-write) must not step it back to real time.
+#[test]
+fn monotonic_holds_still_rather_than_stepping_back_when_the_state_is_unreadable() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let mut probe = Probe::start(node.shimmed("python3"));
+    node.set(ClockState {
+        rate: 3.0,
+        ..ClockState::REAL
+    });
+    thread::sleep(Duration::from_millis(500));
+    node.set(ClockState::REAL);
+    let ahead = bracketed_sample(&node, &mut probe);
+    let lead = ahead.mono - ahead.mono_after;
+    assert!(
+        lead > 800_000_000,
+        "rate 3 for 500 ms gave a lead of only {lead} ns"
+    );
+
+    // An odd seq, written in place so the probe's mapping sees it.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(node.state_path())
+        .expect("failed to open the state file");
+    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(8)).expect("seek");
+    file.write_all(&7u32.to_le_bytes())
+        .expect("failed to write seq");
+    drop(file);
+
+    let held = bracketed_sample(&node, &mut probe);
+    assert!(
+        held.mono >= ahead.mono,
+        "monotonic stepped back from {} to {} when the state became unreadable",
+        ahead.mono,
+        held.mono
+    );
+}
+
 #[test]
 fn clockctl_writes_the_layout_this_crate_encodes() {
     let node = Node::new();
@@ -573,8 +612,21 @@ fn clockctl_refuses_bad_parameters() {
     }
     .encode();
     let hex: String = nan_rate.iter().map(|b| format!("{b:02x}")).collect();
+    let slow_strobe = ClockState {
+        strobe: Some(Strobe {
+            delta_ns: SEC_NS,
+            period_ns: splitbrain_clockshim::MAX_STROBE_PERIOD_NS + 1,
+        }),
+        ..ClockState::REAL
+    }
+    .encode();
+    let slow_hex: String = slow_strobe.iter().map(|b| format!("{b:02x}")).collect();
+    let far = ClockState::offset(splitbrain_clockshim::MAX_OFFSET_NS + 1).encode();
+    let far_hex: String = far.iter().map(|b| format!("{b:02x}")).collect();
     for args in [
         vec!["set".to_owned(), path.clone(), hex],
+        vec!["set".to_owned(), path.clone(), slow_hex],
+        vec!["set".to_owned(), path.clone(), far_hex],
         vec!["set".to_owned(), path.clone(), "zz".repeat(32)],
         vec!["set".to_owned(), path.clone(), "00".to_owned()],
         vec!["bogus".to_owned()],
