@@ -19,8 +19,8 @@ use bollard::models::{
     IpamConfig, NetworkCreateRequest, NetworkingConfig,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
-    ListNetworksOptionsBuilder, LogsOptionsBuilder, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, ListNetworksOptionsBuilder,
+    LogsOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures_util::future::{join_all, try_join_all};
 use futures_util::StreamExt;
@@ -172,7 +172,10 @@ impl Cluster {
         if spec.nodes == 0 || spec.nodes > MAX_NODES {
             return Err(DockerError::Refused {
                 operation: "create a cluster",
-                reason: format!("{} nodes asked, between 1 and {MAX_NODES} allowed", spec.nodes),
+                reason: format!(
+                    "{} nodes asked, between 1 and {MAX_NODES} allowed",
+                    spec.nodes
+                ),
             });
         }
         let guard = ClusterGuard::new(spec.run_id.clone(), engine.options().clone());
@@ -224,7 +227,10 @@ impl Cluster {
         // create: the engine refuses overlapping pools, and we move on.
         let mut chosen = None;
         let mut last_error = None;
-        for subnet in candidates(seed_of(&spec.run_id), &taken).into_iter().take(16) {
+        for subnet in candidates(seed_of(&spec.run_id), &taken)
+            .into_iter()
+            .take(16)
+        {
             let request = NetworkCreateRequest {
                 name: network_name.clone(),
                 driver: Some("bridge".to_string()),
@@ -241,7 +247,11 @@ impl Cluster {
                 ..Default::default()
             };
             match engine
-                .call(&network_name, "create network", docker.create_network(request))
+                .call(
+                    &network_name,
+                    "create network",
+                    docker.create_network(request),
+                )
                 .await
             {
                 Ok(_) => {
@@ -317,7 +327,11 @@ impl Cluster {
                         name,
                         "create",
                         docker.create_container(
-                            Some(CreateContainerOptionsBuilder::new().name(&container_name).build()),
+                            Some(
+                                CreateContainerOptionsBuilder::new()
+                                    .name(&container_name)
+                                    .build(),
+                            ),
                             body,
                         ),
                     )
@@ -341,6 +355,7 @@ impl Cluster {
             }
         });
         let nodes = try_join_all(creations).await?;
+        try_join_all(nodes.iter().map(|n| prepare_fault_chains(engine, n))).await?;
         Ok((subnet, network_name, nodes))
     }
 
@@ -388,6 +403,10 @@ impl Cluster {
         Duration::from_millis(self.spec.process_wait_ms)
     }
 
+    pub(crate) fn process_wait_ms(&self) -> u64 {
+        self.spec.process_wait_ms
+    }
+
     /// Run `argv` in `node` and wait for it, at most `timeout`. A command
     /// that outlives the bound is also killed inside the node (by
     /// coreutils `timeout`), so nothing lingers.
@@ -416,7 +435,11 @@ impl Cluster {
         let started = Instant::now();
         let created = self
             .engine
-            .call(node, "exec in", docker.create_exec(&info.container_id, config))
+            .call(
+                node,
+                "exec in",
+                docker.create_exec(&info.container_id, config),
+            )
             .await?;
         let remaining = timeout.saturating_sub(started.elapsed());
         let collect = async {
@@ -539,7 +562,11 @@ impl Cluster {
         let download = async {
             let mut stream = docker.download_from_container(
                 &info.container_id,
-                Some(DownloadFromContainerOptionsBuilder::new().path(path).build()),
+                Some(
+                    DownloadFromContainerOptionsBuilder::new()
+                        .path(path)
+                        .build(),
+                ),
             );
             let mut archive = Vec::new();
             while let Some(chunk) = stream.next().await {
@@ -549,7 +576,12 @@ impl Cluster {
         };
         let archive = match self
             .engine
-            .call_within(node, "get a file from", self.engine.transfer_timeout(), download)
+            .call_within(
+                node,
+                "get a file from",
+                self.engine.transfer_timeout(),
+                download,
+            )
             .await
         {
             Ok(a) => a,
@@ -557,7 +589,9 @@ impl Cluster {
             Err(e) => return Err(e),
         };
         let mut tar = tar::Archive::new(archive.as_slice());
-        let entries = tar.entries().map_err(|e| DockerError::io("unpack", path, e))?;
+        let entries = tar
+            .entries()
+            .map_err(|e| DockerError::io("unpack", path, e))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| DockerError::io("unpack", path, e))?;
             if entry.header().entry_type().is_file() {
@@ -576,7 +610,11 @@ impl Cluster {
         self.processes_named(node, &spec.process_name).await
     }
 
-    pub(crate) async fn processes_named(&self, node: &str, name: &str) -> Result<Vec<ProcessState>> {
+    pub(crate) async fn processes_named(
+        &self,
+        node: &str,
+        name: &str,
+    ) -> Result<Vec<ProcessState>> {
         let out = self
             .exec(
                 node,
@@ -612,7 +650,7 @@ impl Cluster {
     /// appended to `spec.log_path` in the node. Readiness is the target's to
     /// probe. Refused if the service is already running there.
     pub async fn start_service(&self, node: &str, spec: &ServiceSpec) -> Result<()> {
-        let info = self.node(node)?;
+        self.node(node)?;
         if spec.argv.is_empty() || spec.process_name.is_empty() || spec.log_path.is_empty() {
             return Err(DockerError::Refused {
                 operation: "start a service",
@@ -628,7 +666,10 @@ impl Cluster {
         if let Some(p) = running.first() {
             return Err(DockerError::Refused {
                 operation: "start a service",
-                reason: format!("{} is already running on {node} as pid {}", spec.process_name, p.pid),
+                reason: format!(
+                    "{} is already running on {node} as pid {}",
+                    spec.process_name, p.pid
+                ),
             });
         }
         {
@@ -644,17 +685,41 @@ impl Cluster {
             spec.log_path.clone(),
         ];
         cmd.extend(spec.argv.iter().cloned());
+        self.spawn_detached_with_env(node, "start", &cmd, &spec.env)
+            .await
+    }
+
+    /// Start `argv` in `node` and return without waiting for it.
+    pub(crate) async fn spawn_detached(
+        &self,
+        node: &str,
+        operation: &'static str,
+        argv: &[&str],
+    ) -> Result<()> {
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        self.spawn_detached_with_env(node, operation, &argv, &[])
+            .await
+    }
+
+    async fn spawn_detached_with_env(
+        &self,
+        node: &str,
+        operation: &'static str,
+        argv: &[String],
+        env: &[String],
+    ) -> Result<()> {
+        let info = self.node(node)?;
         let docker = self.engine.docker();
         let created = self
             .engine
             .call(
                 node,
-                "start",
+                operation,
                 docker.create_exec(
                     &info.container_id,
                     ExecConfig {
-                        cmd: Some(cmd),
-                        env: Some(spec.env.clone()),
+                        cmd: Some(argv.to_vec()),
+                        env: Some(env.to_vec()),
                         attach_stdout: Some(false),
                         attach_stderr: Some(false),
                         ..Default::default()
@@ -665,7 +730,7 @@ impl Cluster {
         self.engine
             .call(
                 node,
-                "start",
+                operation,
                 docker.start_exec(
                     &created.id,
                     Some(StartExecOptions {
@@ -705,9 +770,13 @@ impl Cluster {
         }
         self.signal(node, "kill the service on", "KILL", &victims)
             .await?;
-        self.wait_for_processes(node, &spec.process_name, "kill the service on", "the process gone", |ps| {
-            ps.iter().all(|p| p.is_zombie())
-        })
+        self.wait_for_processes(
+            node,
+            &spec.process_name,
+            "kill the service on",
+            "the process gone",
+            |ps| ps.iter().all(|p| p.is_zombie()),
+        )
         .await?;
         Ok(victims.len())
     }
@@ -725,22 +794,48 @@ impl Cluster {
     /// reports it stopped.
     pub async fn pause_service(&self, node: &str) -> Result<()> {
         let spec = self.service_spec(node)?;
-        let pids = self.live_pids(node, &spec.process_name, "pause the service on").await?;
-        self.signal(node, "pause the service on", "STOP", &pids).await?;
-        self.wait_for_processes(node, &spec.process_name, "pause the service on", "the process stopped", |ps| {
-            ps.iter().filter(|p| !p.is_zombie()).all(|p| p.is_stopped())
-        })
+        let pids = self
+            .live_pids(node, &spec.process_name, "pause the service on")
+            .await?;
+        self.signal(node, "pause the service on", "STOP", &pids)
+            .await?;
+        self.wait_for_processes(
+            node,
+            &spec.process_name,
+            "pause the service on",
+            "the process stopped",
+            |ps| ps.iter().filter(|p| !p.is_zombie()).all(|p| p.is_stopped()),
+        )
         .await
     }
 
     /// SIGCONT the service process and wait until it is no longer stopped.
+    /// A no-op when the service is not running or was never started, so a
+    /// final heal may resume every node blindly.
     pub async fn resume_service(&self, node: &str) -> Result<()> {
-        let spec = self.service_spec(node)?;
-        let pids = self.live_pids(node, &spec.process_name, "resume the service on").await?;
-        self.signal(node, "resume the service on", "CONT", &pids).await?;
-        self.wait_for_processes(node, &spec.process_name, "resume the service on", "the process running", |ps| {
-            ps.iter().all(|p| !p.is_stopped())
-        })
+        self.node(node)?;
+        let Ok(spec) = self.service_spec(node) else {
+            return Ok(());
+        };
+        let pids: Vec<u32> = self
+            .processes_named(node, &spec.process_name)
+            .await?
+            .into_iter()
+            .filter(|p| !p.is_zombie())
+            .map(|p| p.pid)
+            .collect();
+        if pids.is_empty() {
+            return Ok(());
+        }
+        self.signal(node, "resume the service on", "CONT", &pids)
+            .await?;
+        self.wait_for_processes(
+            node,
+            &spec.process_name,
+            "resume the service on",
+            "the process running",
+            |ps| ps.iter().all(|p| !p.is_stopped()),
+        )
         .await
     }
 
@@ -761,7 +856,13 @@ impl Cluster {
         Ok(pids)
     }
 
-    async fn signal(&self, node: &str, operation: &'static str, signal: &str, pids: &[u32]) -> Result<()> {
+    async fn signal(
+        &self,
+        node: &str,
+        operation: &'static str,
+        signal: &str,
+        pids: &[u32],
+    ) -> Result<()> {
         let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
         // A process may exit between listing and signalling; that is not
         // a failure of the signal, so kill's status is not checked here and
@@ -803,7 +904,8 @@ impl Cluster {
     pub async fn teardown(mut self, logs_dir: Option<&Path>) -> Result<TeardownReport> {
         let mut report = TeardownReport::default();
         if let Some(dir) = logs_dir {
-            let collected = join_all(self.nodes.iter().map(|n| self.collect_logs(&n.name, dir))).await;
+            let collected =
+                join_all(self.nodes.iter().map(|n| self.collect_logs(&n.name, dir))).await;
             for (node, r) in self.nodes.iter().zip(collected) {
                 if let Err(e) = r {
                     report.log_failures.insert(node.name.clone(), e.to_string());
@@ -829,7 +931,10 @@ impl Cluster {
         if let Some(path) = service_log {
             files.push((path, "service.log".to_string()));
         }
-        files.push((crate::packet::DELAYER_LOG.to_string(), "delayer.log".to_string()));
+        files.push((
+            crate::packet::DELAYER_LOG.to_string(),
+            "delayer.log".to_string(),
+        ));
         for (path, local) in files {
             if let Some(bytes) = self.get_file(node, &path).await? {
                 let target = node_dir.join(local);
@@ -859,13 +964,72 @@ impl Cluster {
         };
         let bytes = self
             .engine
-            .call_within(node, "read the logs of", self.engine.transfer_timeout(), read)
+            .call_within(
+                node,
+                "read the logs of",
+                self.engine.transfer_timeout(),
+                read,
+            )
             .await?;
         let target = node_dir.join("docker.log");
         tokio::fs::write(&target, bytes)
             .await
             .map_err(|e| DockerError::io("write", target.display().to_string(), e))
     }
+}
+
+/// Create the (empty) chains the partition and packet faults fill, hooked
+/// first into INPUT and POSTROUTING, so that a fault is one atomic
+/// `iptables-restore` and a missing iptables shows at creation, not at the
+/// first fault.
+async fn prepare_fault_chains(engine: &Engine, node: &NodeInfo) -> Result<()> {
+    use crate::packet::PACKET_CHAIN;
+    use crate::partition::{CLIENTS_CHAIN, PARTITION_CHAIN};
+    let script = format!(
+        "iptables -w -N {PARTITION_CHAIN} && iptables -w -I INPUT 1 -j {PARTITION_CHAIN} && \
+         iptables -w -N {CLIENTS_CHAIN} && iptables -w -I INPUT 1 -j {CLIENTS_CHAIN} && \
+         iptables -w -t mangle -N {PACKET_CHAIN} && iptables -w -t mangle -I POSTROUTING 1 -j {PACKET_CHAIN}"
+    );
+    let docker = engine.docker();
+    let run = async {
+        let created = docker
+            .create_exec(
+                &node.container_id,
+                ExecConfig {
+                    cmd: Some(vec!["sh".to_string(), "-c".to_string(), script.clone()]),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut stderr = Vec::new();
+        if let StartExecResults::Attached { mut output, .. } = docker
+            .start_exec(&created.id, None::<StartExecOptions>)
+            .await?
+        {
+            while let Some(chunk) = output.next().await {
+                if let bollard::container::LogOutput::StdErr { message } = chunk? {
+                    append_bounded(&mut stderr, &message);
+                }
+            }
+        }
+        let inspect = docker.inspect_exec(&created.id).await?;
+        Ok((inspect.exit_code.unwrap_or(255), stderr))
+    };
+    let (exit_code, stderr) = engine
+        .call(&node.name, "prepare the fault chains on", run)
+        .await?;
+    if exit_code != 0 {
+        return Err(DockerError::Command {
+            subject: node.name.clone(),
+            operation: "prepare the fault chains on",
+            command: script,
+            exit_code,
+            stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// What teardown could not do without failing.
@@ -902,9 +1066,9 @@ pub async fn networks_labelled(engine: &Engine, run_id: &str) -> Result<Vec<Stri
         .call(
             run_id,
             "list networks of",
-            engine
-                .docker()
-                .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&filters).build())),
+            engine.docker().list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            )),
         )
         .await?;
     Ok(nets.into_iter().filter_map(|n| n.name).collect())

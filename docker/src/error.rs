@@ -77,7 +77,13 @@ pub enum DockerError {
 impl DockerError {
     /// Whether the engine said the object does not exist (HTTP 404).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, DockerError::Engine { status: Some(404), .. })
+        matches!(
+            self,
+            DockerError::Engine {
+                status: Some(404),
+                ..
+            }
+        )
     }
 
     pub(crate) fn engine(
@@ -100,7 +106,11 @@ impl DockerError {
         }
     }
 
-    pub(crate) fn io(operation: &'static str, path: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        operation: &'static str,
+        path: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
         DockerError::Io {
             operation,
             path: path.into(),

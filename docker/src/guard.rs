@@ -89,7 +89,12 @@ pub async fn remove_labelled(engine: &Engine, scope: &CleanScope) -> Result<Clea
                     "remove container",
                     docker.remove_container(
                         &id,
-                        Some(RemoveContainerOptionsBuilder::new().force(true).v(true).build()),
+                        Some(
+                            RemoveContainerOptionsBuilder::new()
+                                .force(true)
+                                .v(true)
+                                .build(),
+                        ),
                     ),
                 )
                 .await;
@@ -116,7 +121,9 @@ pub async fn remove_labelled(engine: &Engine, scope: &CleanScope) -> Result<Clea
         .call(
             &subject,
             "list",
-            docker.list_networks(Some(ListNetworksOptionsBuilder::new().filters(&filters).build())),
+            docker.list_networks(Some(
+                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+            )),
         )
         .await?;
     for n in networks {

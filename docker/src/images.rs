@@ -117,10 +117,18 @@ pub async fn ensure_base(engine: &Engine, progress: impl Fn(&str)) -> Result<Ima
 }
 
 /// The image for `spec`, built if the engine does not have it.
-pub async fn ensure(engine: &Engine, spec: &BaseImageSpec, progress: impl Fn(&str)) -> Result<ImageRef> {
+pub async fn ensure(
+    engine: &Engine,
+    spec: &BaseImageSpec,
+    progress: impl Fn(&str),
+) -> Result<ImageRef> {
     let reference = spec.reference();
     match engine
-        .call(&reference, "inspect image", engine.docker().inspect_image(&reference))
+        .call(
+            &reference,
+            "inspect image",
+            engine.docker().inspect_image(&reference),
+        )
         .await
     {
         Ok(image) => {
@@ -137,14 +145,21 @@ pub async fn ensure(engine: &Engine, spec: &BaseImageSpec, progress: impl Fn(&st
 
 /// Build the root filesystem and import it, replacing any image with the
 /// same tag.
-pub async fn build(engine: &Engine, spec: &BaseImageSpec, progress: impl Fn(&str)) -> Result<ImageRef> {
+pub async fn build(
+    engine: &Engine,
+    spec: &BaseImageSpec,
+    progress: impl Fn(&str),
+) -> Result<ImageRef> {
     let reference = spec.reference();
     let scratch = tempfile::Builder::new()
         .prefix("splitbrain-rootfs-")
         .tempdir()
         .map_err(|e| DockerError::io("create", "a scratch directory", e))?;
     let tarball = scratch.path().join("rootfs.tar");
-    progress(&format!("building {reference} with mmdebstrap ({} packages)", spec.packages.len()));
+    progress(&format!(
+        "building {reference} with mmdebstrap ({} packages)",
+        spec.packages.len()
+    ));
     let mut cmd = tokio::process::Command::new("mmdebstrap");
     cmd.arg("--mode=auto")
         .arg("--variant=apt")
@@ -198,11 +213,15 @@ pub async fn build(engine: &Engine, spec: &BaseImageSpec, progress: impl Fn(&str
         let status = child.wait().await;
         (status, tail)
     };
-    let (status, tail) = tokio::time::timeout(timeout, run)
-        .await
-        .map_err(|_| DockerError::Build {
-            message: format!("mmdebstrap did not finish within {} ms", timeout.as_millis()),
-        })?;
+    let (status, tail) =
+        tokio::time::timeout(timeout, run)
+            .await
+            .map_err(|_| DockerError::Build {
+                message: format!(
+                    "mmdebstrap did not finish within {} ms",
+                    timeout.as_millis()
+                ),
+            })?;
     let status = status.map_err(|e| DockerError::Build {
         message: format!("failed to wait for mmdebstrap: {e}"),
     })?;
@@ -255,7 +274,11 @@ async fn import(
         .call_within(&reference, "import image", engine.transfer_timeout(), run)
         .await?;
     let image = engine
-        .call(&reference, "inspect image", docker.inspect_image(&reference))
+        .call(
+            &reference,
+            "inspect image",
+            docker.inspect_image(&reference),
+        )
         .await?;
     Ok(ImageRef {
         reference,
@@ -270,9 +293,9 @@ pub async fn list(engine: &Engine) -> Result<Vec<ImageInfo>> {
         .call(
             BASE_REPOSITORY,
             "list images of",
-            engine
-                .docker()
-                .list_images(Some(ListImagesOptionsBuilder::new().filters(&filters).build())),
+            engine.docker().list_images(Some(
+                ListImagesOptionsBuilder::new().filters(&filters).build(),
+            )),
         )
         .await?;
     Ok(images

@@ -18,6 +18,8 @@ pub mod error;
 pub mod guard;
 pub mod images;
 pub mod packet;
+pub mod partition;
+pub mod readiness;
 pub mod selector;
 pub mod subnet;
 pub mod topology;
@@ -26,6 +28,8 @@ pub use cluster::{Cluster, ClusterSpec, ExecOutput, NodeInfo, ProcessState, Serv
 pub use engine::{Engine, EngineOptions};
 pub use error::{DockerError, Result};
 pub use guard::{clean, remove_run, shutdown_signal, CleanReport, CleanScope, ClusterGuard};
+pub use packet::PacketFault;
+pub use readiness::{wait_until, NotReady};
 
 /// The label every container and network of a run carries, valued with the
 /// run id.

@@ -22,7 +22,9 @@ pub enum NodeSelector {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorError {
-    #[error("failed to parse node selector {0:?}: expected one, minority, majority, all or primaries")]
+    #[error(
+        "failed to parse node selector {0:?}: expected one, minority, majority, all or primaries"
+    )]
     Unknown(String),
     #[error("failed to select nodes: the cluster has none")]
     NoNodes,
@@ -111,10 +113,19 @@ mod tests {
         let ns = nodes(5);
         for seed in 0..50 {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            assert_eq!(NodeSelector::One.resolve(&ns, &[], &mut rng).unwrap().len(), 1);
+            assert_eq!(
+                NodeSelector::One.resolve(&ns, &[], &mut rng).unwrap().len(),
+                1
+            );
             let minority = NodeSelector::Minority.resolve(&ns, &[], &mut rng).unwrap();
             assert!((1..=2).contains(&minority.len()));
-            assert_eq!(NodeSelector::Majority.resolve(&ns, &[], &mut rng).unwrap().len(), 3);
+            assert_eq!(
+                NodeSelector::Majority
+                    .resolve(&ns, &[], &mut rng)
+                    .unwrap()
+                    .len(),
+                3
+            );
             assert_eq!(NodeSelector::All.resolve(&ns, &[], &mut rng).unwrap(), ns);
         }
     }
@@ -123,7 +134,13 @@ mod tests {
     fn minority_of_four_is_one_node() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
         for _ in 0..20 {
-            assert_eq!(NodeSelector::Minority.resolve(&nodes(4), &[], &mut rng).unwrap().len(), 1);
+            assert_eq!(
+                NodeSelector::Minority
+                    .resolve(&nodes(4), &[], &mut rng)
+                    .unwrap()
+                    .len(),
+                1
+            );
         }
     }
 
@@ -132,7 +149,9 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let p = vec!["n3".to_string(), "n7".to_string()];
         assert_eq!(
-            NodeSelector::Primaries.resolve(&nodes(3), &p, &mut rng).unwrap(),
+            NodeSelector::Primaries
+                .resolve(&nodes(3), &p, &mut rng)
+                .unwrap(),
             vec!["n3".to_string()]
         );
     }
@@ -140,8 +159,12 @@ mod tests {
     #[test]
     fn same_seed_same_choice_and_empty_cluster_refused() {
         let ns = nodes(7);
-        let a = NodeSelector::Majority.resolve(&ns, &[], &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
-        let b = NodeSelector::Majority.resolve(&ns, &[], &mut ChaCha8Rng::seed_from_u64(5)).unwrap();
+        let a = NodeSelector::Majority
+            .resolve(&ns, &[], &mut ChaCha8Rng::seed_from_u64(5))
+            .unwrap();
+        let b = NodeSelector::Majority
+            .resolve(&ns, &[], &mut ChaCha8Rng::seed_from_u64(5))
+            .unwrap();
         assert_eq!(a, b);
         assert_eq!(
             NodeSelector::One.resolve(&[], &[], &mut ChaCha8Rng::seed_from_u64(5)),

@@ -193,12 +193,20 @@ pub fn majorities_ring<R: Rng + ?Sized>(
 
 pub fn isolate_primaries(nodes: &[String], primaries: &[String]) -> Result<Grudge, TopologyError> {
     if primaries.is_empty() {
-        return Err(TopologyError::BadPrimaries("the target named no primary".to_string()));
+        return Err(TopologyError::BadPrimaries(
+            "the target named no primary".to_string(),
+        ));
     }
     if let Some(p) = primaries.iter().find(|p| !nodes.contains(p)) {
-        return Err(TopologyError::BadPrimaries(format!("{p} is not a node of this cluster")));
+        return Err(TopologyError::BadPrimaries(format!(
+            "{p} is not a node of this cluster"
+        )));
     }
-    let others: Vec<String> = nodes.iter().filter(|n| !primaries.contains(n)).cloned().collect();
+    let others: Vec<String> = nodes
+        .iter()
+        .filter(|n| !primaries.contains(n))
+        .cloned()
+        .collect();
     Ok(complete(&[primaries.to_vec(), others]))
 }
 
@@ -239,7 +247,10 @@ mod tests {
     #[test]
     fn complete_grudge_of_n1_versus_n2_n3_cuts_only_across() {
         let g = complete(&[vec!["n1".into()], vec!["n2".into(), "n3".into()]]);
-        assert_eq!(g["n1"], BTreeSet::from(["n2".to_string(), "n3".to_string()]));
+        assert_eq!(
+            g["n1"],
+            BTreeSet::from(["n2".to_string(), "n3".to_string()])
+        );
         assert_eq!(g["n2"], BTreeSet::from(["n1".to_string()]));
         assert_eq!(g["n3"], BTreeSet::from(["n1".to_string()]));
     }
@@ -294,10 +305,20 @@ mod tests {
     #[test]
     fn topologies_are_deterministic_for_a_seed() {
         let ns = nodes(5);
-        for t in ["one", "majority", "random-halves", "bridge", "majorities-ring"] {
+        for t in [
+            "one",
+            "majority",
+            "random-halves",
+            "bridge",
+            "majorities-ring",
+        ] {
             let t: Topology = t.parse().unwrap();
-            let a = t.grudge(&ns, &[], &mut ChaCha8Rng::seed_from_u64(42)).unwrap();
-            let b = t.grudge(&ns, &[], &mut ChaCha8Rng::seed_from_u64(42)).unwrap();
+            let a = t
+                .grudge(&ns, &[], &mut ChaCha8Rng::seed_from_u64(42))
+                .unwrap();
+            let b = t
+                .grudge(&ns, &[], &mut ChaCha8Rng::seed_from_u64(42))
+                .unwrap();
             assert_eq!(a, b, "{t}");
             assert_eq!(t.to_string().parse::<Topology>().unwrap(), t);
         }

@@ -13,8 +13,13 @@ async fn base_image_is_reused_when_its_tag_is_present() {
         return;
     };
     let started = Instant::now();
-    let first = images::ensure_base(&engine, |l| eprintln!("image: {l}")).await.unwrap();
-    eprintln!("ensure_base (build if missing): {:.1} s", started.elapsed().as_secs_f64());
+    let first = images::ensure_base(&engine, |l| eprintln!("image: {l}"))
+        .await
+        .unwrap();
+    eprintln!(
+        "ensure_base (build if missing): {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(first.reference, BaseImageSpec::default().reference());
 
     let started = Instant::now();
@@ -22,8 +27,13 @@ async fn base_image_is_reused_when_its_tag_is_present() {
     let reuse_s = started.elapsed().as_secs_f64();
     eprintln!("ensure_base (present): {reuse_s:.3} s");
     assert_eq!(again, first);
-    assert!(reuse_s < 5.0, "a present image must be reused, not rebuilt ({reuse_s} s)");
+    assert!(
+        reuse_s < 5.0,
+        "a present image must be reused, not rebuilt ({reuse_s} s)"
+    );
 
     let listed = images::list(&engine).await.unwrap();
-    assert!(listed.iter().any(|i| i.references.contains(&first.reference)));
+    assert!(listed
+        .iter()
+        .any(|i| i.references.contains(&first.reference)));
 }

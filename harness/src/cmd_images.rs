@@ -67,7 +67,12 @@ pub async fn execute(args: ImagesArgs) -> Result<ExitCode, CommandError> {
                 println!(
                     "{}\t{}\t{} MB",
                     image.references.join(","),
-                    image.id.trim_start_matches("sha256:").chars().take(12).collect::<String>(),
+                    image
+                        .id
+                        .trim_start_matches("sha256:")
+                        .chars()
+                        .take(12)
+                        .collect::<String>(),
                     image.size_bytes / 1_000_000
                 );
             }
@@ -88,7 +93,9 @@ pub async fn execute(args: ImagesArgs) -> Result<ExitCode, CommandError> {
                 references
             };
             for r in targets {
-                images::remove(&engine, &r).await.map_err(anyhow::Error::from)?;
+                images::remove(&engine, &r)
+                    .await
+                    .map_err(anyhow::Error::from)?;
                 println!("removed {r}");
             }
         }

@@ -53,3 +53,118 @@ pub fn run_id(test: &str) -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+use std::time::Duration;
+
+use splitbrain_docker::{Cluster, ServiceSpec};
+
+pub const REDIS_LOG: &str = "/var/log/splitbrain/redis.log";
+
+/// A throwaway Redis with no persistence, listening on every address.
+pub fn redis_spec() -> ServiceSpec {
+    ServiceSpec {
+        argv: [
+            "redis-server",
+            "--port",
+            "6379",
+            "--bind",
+            "0.0.0.0",
+            "--protected-mode",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        env: vec![],
+        process_name: "redis-server".to_string(),
+        log_path: REDIS_LOG.to_string(),
+    }
+}
+
+/// Ask `target`'s Redis for PING from inside `from`, giving up after
+/// `timeout_s` seconds. True only on PONG.
+pub async fn redis_ping(cluster: &Cluster, from: &str, target: &str, timeout_s: u32) -> bool {
+    let t = timeout_s.to_string();
+    match cluster
+        .exec(
+            from,
+            &["timeout", t.as_str(), "redis-cli", "-h", target, "ping"],
+            Duration::from_secs(u64::from(timeout_s) + 5),
+        )
+        .await
+    {
+        Ok(out) => out.success() && out.stdout.trim() == "PONG",
+        Err(_) => false,
+    }
+}
+
+/// Whether one ICMP echo from `from` to `to` is answered within a second.
+pub async fn pings(cluster: &Cluster, from: &str, to: &str) -> bool {
+    let ip = cluster.node(to).unwrap().ip.to_string();
+    cluster
+        .exec(
+            from,
+            &["ping", "-c", "1", "-W", "1", ip.as_str()],
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap()
+        .success()
+}
+
+/// Mean round trip in ms of `count` pings from `from` to `to`.
+pub async fn mean_rtt_ms(cluster: &Cluster, from: &str, to: &str, count: u32) -> Option<f64> {
+    let ip = cluster.node(to).unwrap().ip.to_string();
+    let c = count.to_string();
+    let out = cluster
+        .exec(
+            from,
+            &[
+                "ping",
+                "-c",
+                c.as_str(),
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                ip.as_str(),
+            ],
+            Duration::from_secs(u64::from(count) + 15),
+        )
+        .await
+        .unwrap();
+    // "rtt min/avg/max/mdev = 0.080/0.093/0.116/0.015 ms"
+    let line = out.stdout.lines().find(|l| l.contains("min/avg/max"))?;
+    let values = line.split('=').nth(1)?.trim();
+    values.split('/').nth(1)?.parse().ok()
+}
+
+/// Names of containers and networks still labelled with `run_id`.
+pub async fn leftovers(
+    engine: &splitbrain_docker::Engine,
+    run_id: &str,
+) -> (Vec<String>, Vec<String>) {
+    use std::collections::HashMap;
+    let filters = HashMap::from([("label", vec![format!("splitbrain.run={run_id}")])]);
+    let containers = engine
+        .docker()
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|c| c.names.unwrap_or_default())
+        .collect();
+    let networks = splitbrain_docker::cluster::networks_labelled(engine, run_id)
+        .await
+        .unwrap();
+    (containers, networks)
+}

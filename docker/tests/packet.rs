@@ -1,0 +1,118 @@
+//! Packet faults show in measured round trips and counts, only towards the
+//! chosen peers, and heal completely.
+mod common;
+
+use splitbrain_docker::{Cluster, ClusterSpec, PacketFault};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
+    let Some(engine) = common::engine_or_skip("delay_of_200ms_shows_in_round_trips").await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("delay");
+    let cluster = Cluster::create(
+        &engine,
+        ClusterSpec {
+            run_id: run_id.clone(),
+            nodes: 3,
+            image,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let baseline = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
+    assert!(baseline < 50.0, "baseline rtt {baseline} ms");
+
+    let fault = PacketFault {
+        delay_ms: 200,
+        ..PacketFault::default()
+    };
+    cluster
+        .packet("n1", &["n2".to_string()], &fault)
+        .await
+        .unwrap();
+    let delayed = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
+    let other = common::mean_rtt_ms(&cluster, "n1", "n3", 5).await.unwrap();
+    eprintln!(
+        "rtt n1->n2 baseline {baseline:.3} ms, delayed {delayed:.3} ms; n1->n3 {other:.3} ms"
+    );
+    assert!(
+        (195.0..400.0).contains(&delayed),
+        "delayed rtt {delayed} ms"
+    );
+    assert!(other < 50.0, "n3 was not chosen, its rtt is {other} ms");
+
+    cluster.heal_packet_fault("n1").await.unwrap();
+    let healed = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
+    assert!(healed < 50.0, "healed rtt {healed} ms");
+    // Healing twice is a no-op.
+    cluster.heal_packet_fault("n1").await.unwrap();
+
+    cluster.teardown(None).await.unwrap();
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn total_loss_silences_and_full_duplication_doubles_replies() {
+    let Some(engine) =
+        common::engine_or_skip("total_loss_silences_and_full_duplication_doubles").await
+    else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("loss");
+    let cluster = Cluster::create(
+        &engine,
+        ClusterSpec {
+            run_id: run_id.clone(),
+            nodes: 2,
+            image,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+    let peers = ["n2".to_string()];
+
+    cluster.packet_fault("n1", 0, 0, 100.0).await.unwrap();
+    assert!(
+        !common::pings(&cluster, "n1", "n2").await,
+        "100% loss must silence n1 -> n2"
+    );
+
+    let dup = PacketFault {
+        duplicate_pct: 100.0,
+        ..PacketFault::default()
+    };
+    cluster.packet("n1", &peers, &dup).await.unwrap();
+    let ip = cluster.node("n2").unwrap().ip.to_string();
+    let out = cluster
+        .exec(
+            "n1",
+            &["ping", "-c", "5", "-i", "0.2", "-W", "1", ip.as_str()],
+            std::time::Duration::from_secs(15),
+        )
+        .await
+        .unwrap();
+    // "5 packets transmitted, 5 received, +4 duplicates, ..."; ping stops
+    // at the fifth reply, so the last copy may come too late to count.
+    let duplicates: u32 = out
+        .stdout
+        .split(", ")
+        .find_map(|part| {
+            part.strip_prefix('+')?
+                .strip_suffix(" duplicates")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(duplicates >= 4, "{}", out.stdout);
+
+    cluster.heal_packet_fault("n1").await.unwrap();
+    assert!(common::pings(&cluster, "n1", "n2").await);
+    cluster.teardown(None).await.unwrap();
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}

@@ -1,0 +1,125 @@
+//! Partitions cut exactly the links the grudge names, inside the nodes, and
+//! heal completely.
+mod common;
+
+use std::time::Duration;
+
+use splitbrain_docker::topology::complete;
+use splitbrain_docker::{Cluster, ClusterSpec};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores_all() {
+    let test = "n1_cut_from_n2_n3";
+    let Some(engine) = common::engine_or_skip(test).await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("partition");
+    let cluster = Cluster::create(
+        &engine,
+        ClusterSpec {
+            run_id: run_id.clone(),
+            nodes: 3,
+            image,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    for (a, b) in [("n1", "n2"), ("n2", "n3"), ("n3", "n1")] {
+        assert!(
+            common::pings(&cluster, a, b).await,
+            "{a} -> {b} before the partition"
+        );
+    }
+
+    let grudge = complete(&[vec!["n1".into()], vec!["n2".into(), "n3".into()]]);
+    cluster.partition(&grudge).await.unwrap();
+    assert!(
+        !common::pings(&cluster, "n1", "n2").await,
+        "n1 must not reach n2"
+    );
+    assert!(
+        !common::pings(&cluster, "n3", "n1").await,
+        "n3 must not reach n1"
+    );
+    assert!(
+        common::pings(&cluster, "n2", "n3").await,
+        "n2 must still reach n3"
+    );
+    assert!(
+        common::pings(&cluster, "n3", "n2").await,
+        "n3 must still reach n2"
+    );
+
+    cluster.heal_partitions().await.unwrap();
+    for a in ["n1", "n2", "n3"] {
+        for b in ["n1", "n2", "n3"] {
+            if a != b {
+                assert!(
+                    common::pings(&cluster, a, b).await,
+                    "{a} -> {b} after the heal"
+                );
+            }
+        }
+    }
+    cluster.teardown(None).await.unwrap();
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_node_refuses_the_controller_but_still_serves_its_peers() {
+    let test = "isolated_node_refuses_the_controller";
+    let Some(engine) = common::engine_or_skip(test).await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("clients");
+    let cluster = Cluster::create(
+        &engine,
+        ClusterSpec {
+            run_id: run_id.clone(),
+            nodes: 2,
+            image,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+    cluster
+        .start_service("n1", &common::redis_spec())
+        .await
+        .unwrap();
+    let addr = std::net::SocketAddr::new(cluster.node("n1").unwrap().ip.into(), 6379);
+    let connect = || async move {
+        matches!(
+            tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr))
+                .await,
+            Ok(Ok(_))
+        )
+    };
+    splitbrain_docker::wait_until(
+        "redis on n1 from the host",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        connect,
+    )
+    .await
+    .unwrap();
+
+    cluster
+        .isolate_from_clients(&["n1".to_string()])
+        .await
+        .unwrap();
+    assert!(!connect().await, "the host must not reach an isolated node");
+    assert!(
+        common::redis_ping(&cluster, "n2", "n1", 3).await,
+        "n2 must still reach n1"
+    );
+
+    cluster.heal_partitions().await.unwrap();
+    assert!(connect().await, "the host must reach n1 after the heal");
+    cluster.teardown(None).await.unwrap();
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}

@@ -1,0 +1,109 @@
+//! Nothing labelled survives a run: not a teardown, not a dropped cluster,
+//! not a clean; and a clean takes nothing unlabelled.
+mod common;
+
+use std::collections::HashMap;
+
+use bollard::models::NetworkCreateRequest;
+use splitbrain_docker::guard::remove_labelled;
+use splitbrain_docker::{CleanScope, Cluster, ClusterSpec};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_cluster_leaves_no_labelled_container_or_network() {
+    let Some(engine) = common::engine_or_skip("dropped_cluster_leaves_nothing").await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("drop");
+    let cluster = Cluster::create(
+        &engine,
+        ClusterSpec {
+            run_id: run_id.clone(),
+            nodes: 2,
+            image,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (containers, networks) = common::leftovers(&engine, &run_id).await;
+    assert_eq!((containers.len(), networks.len()), (2, 1));
+    // As on an error or a panic: no teardown, only the drop.
+    drop(cluster);
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panicking_test_body_still_removes_its_cluster() {
+    let Some(engine) = common::engine_or_skip("panicking_test_body_still_removes").await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("panic");
+    let spec = ClusterSpec {
+        run_id: run_id.clone(),
+        nodes: 1,
+        image,
+        ..ClusterSpec::default()
+    };
+    let inner_engine = engine.clone();
+    let result = tokio::spawn(async move {
+        let _cluster = Cluster::create(&inner_engine, spec).await.unwrap();
+        panic!("deliberate panic with a live cluster");
+    })
+    .await;
+    assert!(result.unwrap_err().is_panic());
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_removes_labelled_objects_and_leaves_unlabelled_ones() {
+    let Some(engine) = common::engine_or_skip("clean_removes_labelled_objects").await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("clean");
+    let cluster = Cluster::create(
+        &engine,
+        ClusterSpec {
+            run_id: run_id.clone(),
+            nodes: 1,
+            image,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+    let bystander = format!("bystander-{run_id}");
+    engine
+        .docker()
+        .create_network(NetworkCreateRequest {
+            name: bystander.clone(),
+            labels: Some(HashMap::from([(
+                "splitbrain.other".to_string(),
+                run_id.clone(),
+            )])),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // The whole-engine scope (`splitbrain clean`) would also take other
+    // tests' clusters running beside this one, so the test uses its run's
+    // scope; both go through the same label filter.
+    assert_eq!(CleanScope::AllRuns.label_filter(), "splitbrain.run");
+    let report = remove_labelled(&engine, &CleanScope::Run(run_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.containers, vec![format!("splitbrain-{run_id}-n1")]);
+    assert_eq!(report.networks, vec![format!("splitbrain-{run_id}")]);
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+
+    let still_there = engine.docker().inspect_network(&bystander, None).await;
+    engine.docker().remove_network(&bystander).await.unwrap();
+    assert!(
+        still_there.is_ok(),
+        "an unlabelled network must survive a clean"
+    );
+    drop(cluster);
+}

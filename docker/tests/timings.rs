@@ -1,0 +1,42 @@
+//! Measures bringing a cluster up and tearing it down from a built image
+//! (run with --nocapture to read the numbers; docs/docker.md quotes them).
+mod common;
+
+use std::time::Instant;
+
+use splitbrain_docker::{Cluster, ClusterSpec};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_and_five_node_clusters_come_up_and_go_away_in_seconds() {
+    let Some(engine) = common::engine_or_skip("cluster timings").await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    for nodes in [3, 5] {
+        let run_id = common::run_id(&format!("timing{nodes}"));
+        let started = Instant::now();
+        let cluster = Cluster::create(
+            &engine,
+            ClusterSpec {
+                run_id: run_id.clone(),
+                nodes,
+                image: image.clone(),
+                ..ClusterSpec::default()
+            },
+        )
+        .await
+        .unwrap();
+        let up = started.elapsed();
+        let started = Instant::now();
+        cluster.teardown(None).await.unwrap();
+        let down = started.elapsed();
+        eprintln!(
+            "TIMING {nodes}-node cluster: up {:.2} s, teardown {:.2} s",
+            up.as_secs_f64(),
+            down.as_secs_f64()
+        );
+        assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+        // A bound that catches a hang, not a benchmark.
+        assert!(up.as_secs() < 60 && down.as_secs() < 60);
+    }
+}
