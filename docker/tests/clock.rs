@@ -343,3 +343,39 @@ async fn clock_fault_on_go_or_unshimmed_service_is_refused_not_pretended() {
 
     cluster.teardown(None).await.expect("teardown failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strobe_makes_redis_time_alternate_between_two_offsets() {
+    let Some(engine) = engine_or_skip("strobe_makes_redis_time_alternate").await else {
+        return;
+    };
+    let cluster = cluster(&engine, "strobe", 1).await;
+    start_redis(&cluster, "n1", true).await;
+    clock::bump(&cluster, "n1", 5_000)
+        .await
+        .expect("bump failed");
+    clock::strobe(&cluster, "n1", 20_000, 400)
+        .await
+        .expect("strobe failed");
+
+    // Whole seconds of offset seen over a few strobe periods.
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_millis(2_000);
+    while Instant::now() < deadline {
+        let before = real_us();
+        let t = redis_time_us(&cluster, "n1").await;
+        let after = real_us();
+        let offset_s = (t - (before + after) / 2) as f64 / SEC_US as f64;
+        seen.insert(offset_s.round() as i64);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        vec![5, 25],
+        "a strobe of +20 s over a +5 s bump shows exactly those two offsets"
+    );
+
+    clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_redis_time(&cluster, "n1", 0, "after healing the strobe").await;
+    cluster.teardown(None).await.expect("teardown failed");
+}
