@@ -4,6 +4,7 @@
 mod cmd_check;
 mod cmd_clean;
 mod cmd_images;
+mod cmd_report;
 mod cmd_run;
 mod exit;
 // mod logging;
@@ -36,6 +37,10 @@ enum Command {
     Images(cmd_images::ImagesArgs),
     /// Remove every container and network labelled `splitbrain.run`.
     Clean(cmd_clean::CleanArgs),
+    /// Regenerate a run's self-contained `report.html` from its stored files.
+    Report(cmd_report::ReportArgs),
+    /// Serve an index of stored runs and their reports on loopback.
+    Serve(cmd_report::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +69,8 @@ fn main() -> ExitCode {
             Command::Run(args) => cmd_run::execute(*args).await,
             Command::Images(args) => cmd_images::execute(args).await,
             Command::Clean(args) => cmd_clean::execute(args).await,
+            Command::Report(args) => cmd_report::execute(args).await,
+            Command::Serve(args) => cmd_report::serve(args).await,
         }
     });
     match result {
