@@ -104,6 +104,10 @@ async fn start_redis(cluster: &Cluster, node: &str, shimmed: bool) {
         .start_service(node, &spec)
         .await
         .expect("failed to start redis");
+    wait_for_pong(cluster, node).await;
+}
+
+async fn wait_for_pong(cluster: &Cluster, node: &str) {
     let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
     loop {
         let out = cluster
@@ -377,5 +381,30 @@ async fn strobe_makes_redis_time_alternate_between_two_offsets() {
 
     clock::heal(&cluster, "n1").await.expect("heal failed");
     assert_redis_time(&cluster, "n1", 0, "after healing the strobe").await;
+    cluster.teardown(None).await.expect("teardown failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skew_set_while_the_service_is_down_applies_when_it_restarts() {
+    let Some(engine) = engine_or_skip("skew_set_while_the_service_is_down").await else {
+        return;
+    };
+    let cluster = cluster(&engine, "restart", 1).await;
+    start_redis(&cluster, "n1", true).await;
+    assert_eq!(cluster.kill_service("n1").await.expect("kill failed"), 1);
+
+    let outcome = clock::bump(&cluster, "n1", 60_000)
+        .await
+        .expect("bump failed");
+    assert!(
+        outcome.verified_pids.is_empty(),
+        "nothing was running to verify: {outcome:?}"
+    );
+    cluster.restart_service("n1").await.expect("restart failed");
+    wait_for_pong(&cluster, "n1").await;
+    assert_redis_time(&cluster, "n1", 60 * SEC_US, "restarted under a +60 s skew").await;
+
+    clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_redis_time(&cluster, "n1", 0, "after the heal").await;
     cluster.teardown(None).await.expect("teardown failed");
 }
