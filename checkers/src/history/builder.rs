@@ -223,7 +223,14 @@ impl Builder {
             OpType::Info | OpType::Invoke => Outcome::Info,
         };
         let element = match (f, r.value) {
-            (FId::WRITE, Some(CompactValue::One(e))) => Some(self.push_element(e)?),
+            // A completion usually repeats the invoke's value: store it once.
+            (FId::WRITE, Some(CompactValue::One(e))) => match op.element {
+                NO_ELEMENT => Some(self.push_element(e)?),
+                existing => {
+                    self.h.elements[existing as usize] = e;
+                    None
+                }
+            },
             (FId::READ, Some(CompactValue::List(list))) if outcome == Outcome::Ok => {
                 let st = &mut self.key_state[key as usize];
                 if st.last_write_completion.is_none_or(|w| w < invoke_index) {

@@ -130,25 +130,30 @@ pub fn read_history_from<R: BufRead>(
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let raw: RawRecord<'_> = match serde_json::from_slice(text) {
+        // One UTF-8 check for the whole line is cheaper than serde_json's check
+        // of each string in it.
+        let parsed = match std::str::from_utf8(text) {
+            Ok(text) => serde_json::from_str(text).map_err(|e| describe(&e)),
+            Err(e) => Err(format!("not UTF-8: {e}")),
+        };
+        let raw: RawRecord<'_> = match parsed {
             Ok(r) => r,
             Err(e) if !terminated => {
                 warnings.push(Warning {
                     line: Some(line),
                     message: format!(
-                        "last line is cut off (no newline at end of file, {}); \
+                        "last line is cut off (no newline at end of file, {e}); \
                          checked up to line {}",
-                        describe(&e),
                         line - 1
                     ),
                 });
                 break;
             }
-            Err(e) => {
+            Err(reason) => {
                 return Err(HistoryError::Invalid {
                     origin: origin.to_string(),
                     line,
-                    reason: describe(&e),
+                    reason,
                 })
             }
         };
