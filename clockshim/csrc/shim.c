@@ -7,13 +7,20 @@
  * present; the skew comes from a state file (clockfile.h) mapped read-only
  * and shared with clockctl, the writer.
  *
- * Nothing here allocates, takes a lock or calls dlsym: libfaketime resolves
- * the real functions with dlsym, which can allocate, and an allocator that
- * reads the clock while it initialises (jemalloc in Debian's redis-server)
- * then re-enters the interposer before it is ready. Every piece of state is
- * a static word updated with atomics, so a call from any thread at any point
- * of process start-up (even before constructors run) is safe.
+ * Nothing here allocates, takes a lock or calls dlsym: libfaketime sets
+ * itself up inside the first clock call (dlsym for the real functions, which
+ * can allocate, and its own clock reads), and an allocator that reads the
+ * clock while it initialises (jemalloc in Debian's redis-server) re-enters it
+ * half set up; redis-server hangs. Every piece of state here is a static
+ * word updated with atomics, so a call from any thread at any point of
+ * process start-up (even before constructors run) is safe.
+ *
+ * x86_64 only: there time_t is 64-bit and there is no clock_gettime64 or
+ * __clock_gettime64 for 32-bit time to interpose.
  */
+#if !defined(__x86_64__)
+#error "libclockshim supports x86_64 only (64-bit ELF vDSO walk, pause instruction)"
+#endif
 #define _GNU_SOURCE
 #include <elf.h>
 #include <errno.h>

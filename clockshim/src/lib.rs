@@ -72,15 +72,19 @@
 //!
 //! # Why not libfaketime
 //!
-//! Debian's libfaketime 0.9.10 makes Debian's redis-server fail at start:
-//! libfaketime initialises itself on the first clock call (parsing its
-//! configuration, resolving the real functions with `dlsym`), which
-//! allocates, and jemalloc, Redis's allocator, reads the clock while it
-//! initialises, so the clock call re-enters itself. This shim allocates
-//! nothing, takes no lock and calls no `dlsym`: real time comes from the vDSO
-//! or a raw syscall, the state from one `mmap` of a file, and all its state is
-//! static words updated with atomics, so it is safe from the first
-//! instruction of a process.
+//! Debian's libfaketime 0.9.10 cannot run Debian's redis-server. Tried in
+//! the base image: with `LD_PRELOAD=libfaketime.so.1 FAKETIME=+120s`,
+//! `redis-server` printed nothing and was still hung when a 10 s timeout
+//! killed it, and even `date` printed libfaketime's own "Unexpected recursive
+//! calls to clock_gettime() without proper initialization" and the real,
+//! unskewed time. libfaketime sets itself up lazily, inside the first clock
+//! call, with code that reaches the clock (and the allocator) again; jemalloc,
+//! Redis's allocator, reads the clock while it initialises, closing the loop.
+//! This shim has no set-up to re-enter: it allocates nothing, takes no lock
+//! and calls no `dlsym`; real time comes from the vDSO or a raw syscall, the
+//! state from one `mmap` of a file, and all its state is static words updated
+//! with atomics, so a clock call is safe from the first instruction of a
+//! process, from any thread.
 //!
 //! # What it cannot reach
 //!
