@@ -178,6 +178,19 @@ impl Cluster {
                 ),
             });
         }
+        // A reused run id would make the cleanup below (and the guard) remove
+        // another run's nodes, so it is refused before anything is made.
+        let in_use = networks_labelled(engine, &spec.run_id).await?;
+        if !in_use.is_empty() {
+            return Err(DockerError::Refused {
+                operation: "create a cluster",
+                reason: format!(
+                    "run id {} is already in use by network {}",
+                    spec.run_id,
+                    in_use.join(", ")
+                ),
+            });
+        }
         let guard = ClusterGuard::new(spec.run_id.clone(), engine.options().clone());
         match Self::create_inner(engine, &spec).await {
             Ok((subnet, network_name, nodes)) => {

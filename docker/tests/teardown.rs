@@ -107,3 +107,31 @@ async fn clean_removes_labelled_objects_and_leaves_unlabelled_ones() {
     );
     drop(cluster);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_run_id_is_refused_and_leaves_the_live_run_alone() {
+    let Some(engine) = common::engine_or_skip("reused_run_id_is_refused").await else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("reuse");
+    let spec = ClusterSpec {
+        run_id: run_id.clone(),
+        nodes: 1,
+        image,
+        ..ClusterSpec::default()
+    };
+    let live = Cluster::create(&engine, spec.clone()).await.unwrap();
+    let err = Cluster::create(&engine, spec).await.unwrap_err();
+    assert!(err.to_string().contains("already in use"), "{err}");
+    let out = live
+        .exec("n1", &["true"], std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        out.success(),
+        "the live run's node must survive the refused create"
+    );
+    live.teardown(None).await.unwrap();
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}
