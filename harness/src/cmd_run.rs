@@ -94,7 +94,10 @@ fn parse_nemeses(s: &str) -> Result<NemesisList, String> {
 impl RunArgs {
     fn validate(&self) -> Result<(), String> {
         if !(self.rate_per_s.is_finite() && self.rate_per_s > 0.0) {
-            return Err(format!("--rate must be a positive number, got {}", self.rate_per_s));
+            return Err(format!(
+                "--rate must be a positive number, got {}",
+                self.rate_per_s
+            ));
         }
         if self.nemesis_interval_s == 0 && !self.nemesis.0.is_empty() {
             return Err("--nemesis-interval must be at least 1 second".to_string());
@@ -109,5 +112,5 @@ impl RunArgs {
 pub async fn execute(args: RunArgs) -> Result<ExitCode, CommandError> {
     args.validate()
         .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
-    Err(CommandError::Internal(anyhow!("wiring in progress: {args:?}")))
+    crate::runner::run(args).await
 }

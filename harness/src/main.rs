@@ -7,14 +7,15 @@ mod cmd_images;
 mod cmd_report;
 mod cmd_run;
 mod exit;
-// mod logging;
-// mod nemesis;
-// mod progress;
-// mod recorder;
-// mod runner;
-// mod store;
-// mod target_registry;
-// mod worker;
+mod logging;
+mod nemesis;
+mod progress;
+mod recorder;
+mod report;
+mod runner;
+mod store;
+mod target_registry;
+mod worker;
 
 use std::process::ExitCode;
 

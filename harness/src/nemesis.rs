@@ -144,7 +144,11 @@ impl Nemesis {
         }
     }
 
-    async fn apply(&self, plan: &FaultPlan, value: &mut serde_json::Value) -> Result<Active, String> {
+    async fn apply(
+        &self,
+        plan: &FaultPlan,
+        value: &mut serde_json::Value,
+    ) -> Result<Active, String> {
         let cluster = &self.cluster;
         match *plan {
             FaultPlan::Partition { topology, seed } => {
@@ -179,32 +183,56 @@ impl Nemesis {
                     .map_err(|e| e.to_string())?;
                 value["grudge"] = json!(grudge);
                 value["sides"] = json!(describe_sides(&grudge, &names));
-                cluster.partition(&grudge).await.map_err(|e| e.to_string())?;
+                cluster
+                    .partition(&grudge)
+                    .await
+                    .map_err(|e| e.to_string())?;
                 Ok(Active::Partition)
             }
             FaultPlan::Kill { victims, seed } => {
-                let chosen = self.victims(victims, &mut ChaCha8Rng::seed_from_u64(seed)).await?;
+                let chosen = self
+                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
+                    .await?;
                 value["nodes"] = json!(chosen);
                 self.require(self.target.as_kill().is_some(), "kill")?;
                 for node in &chosen {
-                    cluster.kill_service(node).await.map_err(|e| e.to_string())?;
+                    cluster
+                        .kill_service(node)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(Active::Kill(chosen))
             }
             FaultPlan::Pause { victims, seed } => {
-                let chosen = self.victims(victims, &mut ChaCha8Rng::seed_from_u64(seed)).await?;
+                let chosen = self
+                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
+                    .await?;
                 value["nodes"] = json!(chosen);
                 self.require(self.target.as_pause().is_some(), "pause")?;
                 for node in &chosen {
-                    cluster.pause_service(node).await.map_err(|e| e.to_string())?;
+                    cluster
+                        .pause_service(node)
+                        .await
+                        .map_err(|e| e.to_string())?;
                 }
                 Ok(Active::Pause(chosen))
             }
             FaultPlan::Clock { .. } => Err(self.target.clock_refusal().unwrap_or_else(|| {
-                format!("refused: target {} does not support clock faults", self.target.name())
+                format!(
+                    "refused: target {} does not support clock faults",
+                    self.target.name()
+                )
             })),
-            FaultPlan::Packet { victims, delay_ms, jitter_ms, loss_pct, seed } => {
-                let chosen = self.victims(victims, &mut ChaCha8Rng::seed_from_u64(seed)).await?;
+            FaultPlan::Packet {
+                victims,
+                delay_ms,
+                jitter_ms,
+                loss_pct,
+                seed,
+            } => {
+                let chosen = self
+                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
+                    .await?;
                 value["nodes"] = json!(chosen);
                 for node in &chosen {
                     cluster
@@ -228,7 +256,8 @@ impl Nemesis {
                     return Err("no client held a lock or leadership to stall".to_string());
                 };
                 value["process"] = json!(process);
-                self.clients.request_stall(slot, Duration::from_millis(pause_ms));
+                self.clients
+                    .request_stall(slot, Duration::from_millis(pause_ms));
                 Ok(Active::ClientPause)
             }
         }
@@ -238,7 +267,10 @@ impl Nemesis {
         if supported {
             Ok(())
         } else {
-            Err(format!("refused: target {} does not support {fault}", self.target.name()))
+            Err(format!(
+                "refused: target {} does not support {fault}",
+                self.target.name()
+            ))
         }
     }
 
@@ -325,7 +357,8 @@ impl Nemesis {
             }
         }
         let error = (!errors.is_empty()).then(|| errors.join("; "));
-        self.recorder.nemesis("heal", json!({ "nodes": self.node_names() }), error);
+        self.recorder
+            .nemesis("heal", json!({ "nodes": self.node_names() }), error);
     }
 }
 

@@ -59,7 +59,11 @@ impl Progress {
                 }
             })
         };
-        Progress { bar, faults, ticker }
+        Progress {
+            bar,
+            faults,
+            ticker,
+        }
     }
 
     pub fn set_faults(&self, description: String) {

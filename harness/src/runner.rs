@@ -110,13 +110,25 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
                 });
                 run_dir.write_json(store::RUN_FILE, &meta)?;
                 let cluster = Arc::new(cluster);
-                let phases = phases(&args, seed, target.clone(), cluster.clone(), nodes, &run_dir, &mut meta, &cancel).await;
+                let phases = phases(
+                    &args,
+                    seed,
+                    target.clone(),
+                    cluster.clone(),
+                    nodes,
+                    &run_dir,
+                    &mut meta,
+                    &cancel,
+                )
+                .await;
                 let cluster = Arc::try_unwrap(cluster)
                     .map_err(|_| anyhow!("the cluster is still in use at teardown"))?;
                 let teardown = cluster.teardown(Some(&run_dir.nodes_dir())).await;
                 match teardown {
                     Ok(_) => guard.disarm(),
-                    Err(e) => tracing::error!("failed to tear down cleanly: {e}; the guard removes what is left"),
+                    Err(e) => tracing::error!(
+                        "failed to tear down cleanly: {e}; the guard removes what is left"
+                    ),
                 }
                 phases
             }
@@ -186,7 +198,11 @@ pub fn service_spec(target: &dyn Target, node: &NodeAddr, nodes: &[NodeAddr]) ->
     let cmd = target.service(node, nodes);
     ServiceSpec {
         argv: cmd.argv,
-        env: cmd.env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        env: cmd
+            .env
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         process_name: cmd.process_name,
         log_path: SERVICE_LOG.to_string(),
     }
@@ -197,7 +213,11 @@ async fn target_version(cluster: &Cluster, target: &dyn Target) -> String {
         return "unknown".into();
     };
     match cluster
-        .exec(&node.name, &target.version_command(), Duration::from_secs(10))
+        .exec(
+            &node.name,
+            &target.version_command(),
+            Duration::from_secs(10),
+        )
         .await
     {
         Ok(out) if out.success() => out.stdout.trim().to_string(),
@@ -234,6 +254,7 @@ async fn phases(
         interval_ms: args.nemesis_interval_s * 1000,
         duration_ms: args.time_limit_s * 1000,
         lease_ms: args.lease_ms,
+        nodes: nodes.len(),
         primaries_available: target.as_primaries().is_some(),
         seed,
     });
@@ -247,17 +268,25 @@ async fn phases(
         connect_timeout_ms: args.request_timeout_ms,
     };
     let clients = Arc::new(Clients::new(
+        worker::Setup {
+            target: target.clone(),
+            nodes: nodes.clone(),
+            client_cfg,
+            workload: workload.clone(),
+            seed,
+            concurrency: args.concurrency,
+            rate_per_s: args.rate_per_s,
+            max_ops: args.max_ops,
+        },
+        recorder.clone(),
+    ));
+    let mut nemesis = Nemesis::new(
+        cluster.clone(),
         target.clone(),
         nodes.clone(),
-        client_cfg.clone(),
-        workload.clone(),
-        seed,
-        args.concurrency,
         recorder.clone(),
-        args.rate_per_s,
-        args.max_ops,
-    ));
-    let mut nemesis = Nemesis::new(cluster.clone(), target.clone(), nodes.clone(), recorder.clone(), clients.clone());
+        clients.clone(),
+    );
 
     let main = Duration::from_secs(args.time_limit_s);
     let recovery = Duration::from_secs(args.recovery_s);
@@ -341,7 +370,9 @@ async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Ve
             process += 1;
             let Ok(Ok(mut client)) = tokio::time::timeout(
                 clients.client_cfg.connect_timeout() + Duration::from_secs(1),
-                clients.target.client(&clients.nodes, process, &clients.client_cfg),
+                clients
+                    .target
+                    .client(&clients.nodes, process, &clients.client_cfg),
             )
             .await
             else {
@@ -355,11 +386,17 @@ async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Ve
                 value: None,
             };
             clients.recorder.invoke(process, &inv);
-            let c = tokio::time::timeout(clients.invoke_bound(), client.invoke(&inv, clients.recorder.clock()))
-                .await
-                .unwrap_or_else(|_| splitbrain_targets::client::Completion::info("no answer (harness bound)"));
+            let c = tokio::time::timeout(
+                clients.invoke_bound(),
+                client.invoke(&inv, clients.recorder.clock()),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                splitbrain_targets::client::Completion::info("no answer (harness bound)")
+            });
             clients.recorder.complete(process, &inv, &c);
-            let _ = tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
+            let _ =
+                tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
             if c.kind == OpType::Ok {
                 done = true;
                 break;
@@ -378,12 +415,18 @@ fn check_and_report(run_dir: &RunDir, liveness: Liveness) -> Result<ExitCode, Co
     let (history, warnings) = splitbrain_checkers::read_history(&history_path)
         .map_err(|e| CommandError::Internal(anyhow!("failed to read back the history: {e}")))?;
     let mut report = splitbrain_checkers::check(&history);
-    report.warnings.extend(warnings.iter().map(|w| w.to_string()));
+    report
+        .warnings
+        .extend(warnings.iter().map(|w| w.to_string()));
     let mut liveness_reasons = Vec::new();
     if liveness.interrupted {
-        liveness_reasons.push("the run was interrupted before its recovery window ended".to_string());
+        liveness_reasons
+            .push("the run was interrupted before its recovery window ended".to_string());
     } else if liveness.grants_after_heal == 0 {
-        liveness_reasons.push("no lock or election grant succeeded in the recovery window after the final heal".to_string());
+        liveness_reasons.push(
+            "no lock or election grant succeeded in the recovery window after the final heal"
+                .to_string(),
+        );
     }
     if !liveness.final_reads_missing.is_empty() {
         liveness_reasons.push(format!(

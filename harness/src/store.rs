@@ -29,8 +29,12 @@ impl RunDir {
     pub fn create(root: &Path, target: &str, workload: &str) -> anyhow::Result<RunDir> {
         let family = format!("{target}-{workload}");
         let family_dir = root.join(&family);
-        std::fs::create_dir_all(&family_dir)
-            .with_context(|| format!("failed to create results directory {}", family_dir.display()))?;
+        std::fs::create_dir_all(&family_dir).with_context(|| {
+            format!(
+                "failed to create results directory {}",
+                family_dir.display()
+            )
+        })?;
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
         let mut name = stamp.clone();
         let mut n = 1;
@@ -101,7 +105,8 @@ mod tests {
         assert_eq!(latest, std::fs::canonicalize(&b.path).unwrap());
         let family_latest = std::fs::canonicalize(root.path().join("etcd-lock/latest")).unwrap();
         assert_eq!(family_latest, latest);
-        b.write_json(RUN_FILE, &serde_json::json!({"seed": 1})).unwrap();
+        b.write_json(RUN_FILE, &serde_json::json!({"seed": 1}))
+            .unwrap();
         let back: serde_json::Value =
             serde_json::from_slice(&std::fs::read(b.file(RUN_FILE)).unwrap()).unwrap();
         assert_eq!(back["seed"], 1);

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use splitbrain_checkers::history::{OpType, F};
-use splitbrain_targets::client::{ClientConfig, Completion};
+use splitbrain_targets::client::{Client, ClientConfig, Completion, Invocation};
 use splitbrain_targets::target::{NodeAddr, Target};
-use splitbrain_workloads::{ProcessGenerator, Step, WorkloadConfig};
+use splitbrain_workloads::{ProcessGenerator, Step, WorkloadConfig, WorkloadKind};
 use tokio::time::Instant;
 
 use crate::recorder::Recorder;
@@ -39,33 +39,35 @@ pub struct Clients {
     max_ops: u64,
 }
 
+/// What the workers are to do: fixed for a run.
+pub struct Setup {
+    pub target: Arc<dyn Target>,
+    pub nodes: Vec<NodeAddr>,
+    pub client_cfg: ClientConfig,
+    pub workload: WorkloadConfig,
+    pub seed: u64,
+    pub concurrency: u64,
+    pub rate_per_s: f64,
+    pub max_ops: u64,
+}
+
 impl Clients {
-    pub fn new(
-        target: Arc<dyn Target>,
-        nodes: Vec<NodeAddr>,
-        client_cfg: ClientConfig,
-        workload: WorkloadConfig,
-        seed: u64,
-        concurrency: u64,
-        recorder: Arc<Recorder>,
-        rate_per_s: f64,
-        max_ops: u64,
-    ) -> Clients {
+    pub fn new(setup: Setup, recorder: Arc<Recorder>) -> Clients {
         Clients {
-            target,
-            nodes,
-            client_cfg,
-            workload,
-            seed,
-            concurrency,
+            target: setup.target,
+            nodes: setup.nodes,
+            client_cfg: setup.client_cfg,
+            workload: setup.workload,
+            seed: setup.seed,
+            concurrency: setup.concurrency,
             recorder,
             holders: Mutex::new(HashMap::new()),
             stalls: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             next_invoke: Mutex::new(Instant::now()),
-            invoke_spacing: Duration::from_secs_f64(1.0 / rate_per_s),
+            invoke_spacing: Duration::from_secs_f64(1.0 / setup.rate_per_s),
             invoked: AtomicU64::new(0),
-            max_ops,
+            max_ops: setup.max_ops,
         }
     }
 
@@ -164,6 +166,12 @@ pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
         let mut last: Option<Completion> = None;
         let retired = loop {
             if clients.stopping() {
+                // Let the generator see the last completion, so a grant that
+                // just came back counts as held and is released.
+                if let Some(c) = last.take() {
+                    let _ = generator.next(Some(&c));
+                }
+                release_on_stop(&clients, client.as_mut(), process, &generator).await;
                 break false;
             }
             let step = generator.next(last.as_ref());
@@ -174,9 +182,19 @@ pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
                     last = None;
                 }
                 Step::Invoke(inv) => {
-                    if generator.holding().is_some() && matches!(inv.f, F::Write | F::Renew) {
+                    // Stall where a stale holder does harm: before its write
+                    // when there is a resource, else before its renewal.
+                    let stall_point = if clients.workload.kind.has_resource() {
+                        inv.f == F::Write
+                    } else {
+                        inv.f == F::Renew
+                    };
+                    if generator.holding().is_some() && stall_point {
                         if let Some(pause) = clients.take_stall(slot) {
-                            tracing::info!("p{process}: stalled for {} ms while holding", pause.as_millis());
+                            tracing::info!(
+                                "p{process}: stalled for {} ms while holding",
+                                pause.as_millis()
+                            );
                             tokio::time::sleep(pause).await;
                         }
                     }
@@ -211,4 +229,37 @@ pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
             process += clients.concurrency;
         }
     }
+}
+
+/// A process still holding something when the run stops gives it back with
+/// a recorded release: closing the client revokes its lease, and an
+/// unrecorded release would read as a hold that lasted to its lease bound.
+async fn release_on_stop(
+    clients: &Clients,
+    client: &mut dyn Client,
+    process: u64,
+    generator: &ProcessGenerator,
+) {
+    let Some((key, token)) = generator.holding() else {
+        return;
+    };
+    let f = if clients.workload.kind == WorkloadKind::Election {
+        F::Resign
+    } else {
+        F::Release
+    };
+    let inv = Invocation {
+        f,
+        key: key.to_string(),
+        token,
+        value: None,
+    };
+    clients.recorder.invoke(process, &inv);
+    let c = tokio::time::timeout(
+        clients.invoke_bound(),
+        client.invoke(&inv, clients.recorder.clock()),
+    )
+    .await
+    .unwrap_or_else(|_| Completion::info("no answer (harness bound)"));
+    clients.recorder.complete(process, &inv, &c);
 }

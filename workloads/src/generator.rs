@@ -337,11 +337,9 @@ impl ProcessGenerator {
                 hold.phase = HoldPhase::Renewing;
                 Self::invocation(F::Renew, &hold.key, hold.token, None)
             }
-            // A refused renewal: the lease is gone; stop acting as holder.
-            HoldPhase::Renewing if !succeeded => {
-                self.state = State::Idle { slept: false };
-                return self.next(None);
-            }
+            // A refused renewal: the lease is gone. Release anyway, so the
+            // client drops what it knows of the grant before trying again.
+            HoldPhase::Renewing if !succeeded => return self.give_up(hold, release),
             HoldPhase::Renewing => {
                 // Append workloads write again on each renewal so that a
                 // stale holder keeps writing after its lease is gone.
@@ -358,7 +356,7 @@ impl ProcessGenerator {
         step
     }
 
-    /// After a refused read or write: release what may be left and start over.
+    /// After a refused read, write or renewal: release what may be left and start over.
     fn give_up(&mut self, hold: Hold, release: F) -> Step {
         self.state = State::Releasing;
         Self::invocation(release, &hold.key, hold.token, None)
@@ -454,6 +452,29 @@ mod tests {
             Step::Sleep(_)
         ));
         assert!(matches!(gen.next(None), Step::Invoke(ref i) if i.f == F::Acquire));
+    }
+
+    #[test]
+    fn a_refused_renewal_is_followed_by_a_release() {
+        let cfg = WorkloadConfig::new(WorkloadKind::Lock, 300);
+        let mut gen = ProcessGenerator::new(cfg, 1, 0);
+        let mut last = None;
+        let mut renewed = false;
+        for _ in 0..100 {
+            match gen.next(last.as_ref()) {
+                Step::Invoke(inv) if inv.f == F::Renew => {
+                    renewed = true;
+                    last = Some(Completion::fail("lease not found"));
+                }
+                Step::Invoke(inv) if renewed => {
+                    assert_eq!(inv.f, F::Release, "after a refused renewal");
+                    return;
+                }
+                Step::Invoke(_) => last = Some(ok_with_token(3)),
+                Step::Sleep(_) => last = None,
+            }
+        }
+        panic!("never renewed");
     }
 
     #[test]

@@ -100,6 +100,18 @@ pub enum Topology {
     Clients,
 }
 
+impl Topology {
+    /// The smallest cluster on which this cut means something.
+    pub fn min_nodes(self) -> usize {
+        match self {
+            Topology::Clients => 1,
+            Topology::One | Topology::RandomHalves | Topology::Primaries => 2,
+            Topology::Majority | Topology::Bridge => 3,
+            Topology::MajoritiesRing => 4,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "mode")]
 pub enum ClockMode {
@@ -176,6 +188,8 @@ pub struct ScheduleConfig {
     /// The main phase's length; no fault starts after it.
     pub duration_ms: u64,
     pub lease_ms: u64,
+    /// Cluster size: partitions that need more nodes are not drawn.
+    pub nodes: usize,
     /// Topologies the target supports beyond the generic ones.
     pub primaries_available: bool,
     pub seed: u64,
@@ -235,6 +249,7 @@ fn plan_for(kind: FaultKind, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> Faul
             if cfg.primaries_available {
                 choices.push(Topology::Primaries);
             }
+            choices.retain(|t| t.min_nodes() <= cfg.nodes);
             FaultPlan::Partition {
                 topology: choices[rng.random_range(0..choices.len())],
                 seed,
@@ -298,6 +313,7 @@ mod tests {
             interval_ms: 5_000,
             duration_ms: 60_000,
             lease_ms: 2_000,
+            nodes: 5,
             primaries_available: false,
             seed: 7,
         }
@@ -351,6 +367,26 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn partitions_fit_the_cluster_size() {
+        for nodes in 1..=5 {
+            let s = FaultSchedule::generate(&ScheduleConfig {
+                nodes,
+                duration_ms: 2_000_000,
+                ..cfg(vec![FaultKind::Partition])
+            });
+            for f in &s.faults {
+                let FaultPlan::Partition { topology, .. } = f.plan else {
+                    unreachable!()
+                };
+                assert!(
+                    topology.min_nodes() <= nodes,
+                    "{topology:?} on {nodes} nodes"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,69 @@
+//! Escaping: everything that came from a history, a log or a config is text.
+//!
+//! Two contexts exist in the report. Element content and attribute values
+//! get [`escape`]; data handed to the page's script sits in a
+//! `<script type="application/json">` block, where only `</script>` (or
+//! `<!--`) could end it early, so [`json_for_script`] writes `<`, `>` and `&`
+//! as JSON `\u` escapes, which `JSON.parse` turns back into the same text.
+
+use std::fmt::Write as _;
+
+/// Escapes text for element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Control characters other than whitespace are not valid HTML text.
+            c if c.is_control() && c != '\n' && c != '\t' && c != '\r' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Serializes `value` for a `<script type="application/json">` element.
+pub fn json_for_script(value: &serde_json::Value) -> String {
+    let raw = value.to_string();
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            // Valid in JSON strings, but line terminators in older JS engines.
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_text_becomes_entities() {
+        assert_eq!(
+            escape(r#"<script>alert("x")</script> & 'y'"#),
+            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
+        );
+    }
+
+    #[test]
+    fn script_data_cannot_close_its_element_and_parses_back_to_the_same_text() {
+        let v = serde_json::json!({"key": "</script><script>alert(1)</script><!--"});
+        let s = json_for_script(&v);
+        assert!(!s.contains('<') && !s.contains('>'), "{s}");
+        let back: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(back, v);
+    }
+}
