@@ -116,3 +116,72 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
     cluster.teardown(None).await.unwrap();
     assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reordered_packets_overtake_delayed_ones() {
+    let Some(engine) = common::engine_or_skip("reordered_packets_overtake_delayed_ones").await
+    else {
+        return;
+    };
+    let image = common::base_image(&engine).await;
+    let run_id = common::run_id("reorder");
+    let cluster = Cluster::create(
+        &engine,
+        ClusterSpec {
+            run_id: run_id.clone(),
+            nodes: 2,
+            image,
+            ..ClusterSpec::default()
+        },
+    )
+    .await
+    .unwrap();
+    let fault = PacketFault {
+        delay_ms: 300,
+        reorder_pct: 50.0,
+        seed: 11,
+        ..PacketFault::default()
+    };
+    cluster
+        .packet("n1", &["n2".to_string()], &fault)
+        .await
+        .unwrap();
+    let ip = cluster.node("n2").unwrap().ip.to_string();
+    let out = cluster
+        .exec(
+            "n1",
+            &["ping", "-c", "16", "-i", "0.05", "-W", "2", ip.as_str()],
+            std::time::Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    // "64 bytes from ...: icmp_seq=3 ttl=64 time=300 ms"
+    let rtts: Vec<f64> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split("time=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    let fast = rtts.iter().filter(|&&t| t < 50.0).count();
+    let slow = rtts.iter().filter(|&&t| t >= 290.0).count();
+    assert_eq!(fast + slow, rtts.len(), "{}", out.stdout);
+    assert!(
+        fast >= 2 && slow >= 2,
+        "both immediate and delayed packets: {}",
+        out.stdout
+    );
+    // Sent 50 ms apart, a packet let through at once arrives before the
+    // delayed ones sent earlier: the replies come back out of order.
+    let order: Vec<u32> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split("icmp_seq=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(
+        order.windows(2).any(|w| w[1] < w[0]),
+        "no reordering seen: {order:?}"
+    );
+
+    cluster.heal_packet_fault("n1").await.unwrap();
+    cluster.teardown(None).await.unwrap();
+    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+}
