@@ -139,13 +139,15 @@ impl Findings {
 
 type Checker = fn(&History, &ByKey, &mut Findings) -> Result<(), CheckError>;
 
+/// `exercised` runs first so that, when nothing was granted, its reason is
+/// the one the report gives for the unknown verdict.
 const CHECKERS: [(&str, Checker); 6] = [
+    (EXERCISED, exercised),
     (LOST_MUTUAL_EXCLUSION, exclusion::lost_mutual_exclusion),
     (TOKEN_REGRESSION, fencing::token_regression),
     (STALE_TOKEN_ACCEPTED, fencing::stale_token_accepted),
     (LOST_UPDATE, lost_update::lost_update),
     (SPLIT_BRAIN, exclusion::split_brain),
-    (EXERCISED, exercised),
 ];
 
 fn exercised(h: &History, _: &ByKey, out: &mut Findings) -> Result<(), CheckError> {

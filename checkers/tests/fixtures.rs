@@ -180,6 +180,16 @@ fn a_history_that_never_granted_anything_is_unknown() {
 }
 
 #[test]
+fn an_empty_history_is_unknown_because_nothing_was_exercised() {
+    let (h, warnings) =
+        splitbrain_checkers::history::read_history_from(&b"\n\n"[..], "empty").unwrap();
+    assert!(warnings.is_empty());
+    let r = check(&h);
+    assert_eq!(r.valid, Validity::Unknown);
+    assert!(r.reason.unwrap().starts_with("nothing was exercised"));
+}
+
+#[test]
 fn results_json_has_the_documented_shape() {
     let r = checked("lost-mutual-exclusion.jsonl");
     let v = serde_json::to_value(&r).unwrap();
