@@ -2,4 +2,5 @@
 
 pub mod client;
 pub mod etcd;
+pub mod redis;
 pub mod target;

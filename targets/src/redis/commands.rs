@@ -1,0 +1,212 @@
+//! The requests each lock and resource operation sends to one Redis node,
+//! with the Lua scripts that make the compound ones atomic.
+//!
+//! None of the scripts can raise an error after its first write, so an error
+//! reply from any of them means it changed nothing (see [`super::outcome`]).
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::aio::ConnectionLike;
+use redis::Script;
+use serde_json::Value;
+
+use super::outcome::{within, Failure};
+use super::{counter_key, fence_key, lock_key, resource_key};
+
+/// Grants the lock if free and takes the next token in the same atomic step.
+/// Replies the token, or nil when the lock is held.
+static GRANT_WITH_TOKEN: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('INCR', KEYS[2])
+end
+return false",
+    )
+});
+
+/// Deletes the lock only if it still holds the caller's value. Replies 1 or 0.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0",
+    )
+});
+
+/// Resets the lock's TTL only if it still holds the caller's value. Replies 1 or 0.
+static EXTEND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0",
+    )
+});
+
+/// Replaces the resource only if the write's token is at least the highest
+/// one accepted so far, and records it. Tokens travel as decimal strings
+/// without leading zeros and are compared by length, then lexically, so the
+/// comparison is exact for every u64 (Lua numbers are doubles). Replies 1 or 0.
+static FENCED_WRITE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"local seen = redis.call('GET', KEYS[2])
+local t = ARGV[1]
+if seen and (#t < #seen or (#t == #seen and t < seen)) then
+  return 0
+end
+redis.call('SET', KEYS[2], t)
+redis.call('SET', KEYS[1], ARGV[2])
+return 1",
+    )
+});
+
+/// Grants lock `key` with `value` for `ttl_ms` and takes a token from its
+/// counter; `None` when someone holds it.
+pub(crate) async fn grant_with_token<C: ConnectionLike>(
+    conn: &mut C,
+    key: &str,
+    value: &str,
+    ttl_ms: u64,
+    limit: Duration,
+) -> Result<Option<u64>, Failure> {
+    let mut invocation = GRANT_WITH_TOKEN.prepare_invoke();
+    invocation
+        .key(lock_key(key))
+        .key(counter_key(key))
+        .arg(value)
+        .arg(ttl_ms);
+    within("grant the lock", limit, invocation.invoke_async(conn)).await
+}
+
+/// Plain `SET NX PX`, as Redlock sends to each node; whether it was granted.
+pub(crate) async fn grant<C: ConnectionLike>(
+    conn: &mut C,
+    key: &str,
+    value: &str,
+    ttl_ms: u64,
+    limit: Duration,
+) -> Result<bool, Failure> {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(lock_key(key))
+        .arg(value)
+        .arg("NX")
+        .arg("PX")
+        .arg(ttl_ms);
+    let reply: Option<String> = within("grant the lock", limit, cmd.query_async(conn)).await?;
+    Ok(reply.is_some())
+}
+
+/// Deletes lock `key` if it holds `value`; whether it did.
+pub(crate) async fn release<C: ConnectionLike>(
+    conn: &mut C,
+    key: &str,
+    value: &str,
+    limit: Duration,
+) -> Result<bool, Failure> {
+    let mut invocation = RELEASE.prepare_invoke();
+    invocation.key(lock_key(key)).arg(value);
+    let deleted: u64 = within("release the lock", limit, invocation.invoke_async(conn)).await?;
+    Ok(deleted == 1)
+}
+
+/// Sets lock `key`'s TTL to `ttl_ms` if it holds `value`; whether it did.
+pub(crate) async fn extend<C: ConnectionLike>(
+    conn: &mut C,
+    key: &str,
+    value: &str,
+    ttl_ms: u64,
+    limit: Duration,
+) -> Result<bool, Failure> {
+    let mut invocation = EXTEND.prepare_invoke();
+    invocation.key(lock_key(key)).arg(value).arg(ttl_ms);
+    let extended: u64 = within("renew the lock", limit, invocation.invoke_async(conn)).await?;
+    Ok(extended == 1)
+}
+
+/// The resource's list (empty when the key does not exist). Every failure
+/// is a refusal: a read changes nothing.
+pub(crate) async fn read_resource<C: ConnectionLike>(
+    conn: &mut C,
+    key: &str,
+    limit: Duration,
+) -> Result<Vec<Value>, String> {
+    let mut cmd = redis::cmd("GET");
+    cmd.arg(resource_key(key));
+    let raw: Option<String> = within("read the resource", limit, cmd.query_async(conn))
+        .await
+        .map_err(|f| f.message().to_string())?;
+    match raw {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str::<Vec<Value>>(&text).map_err(|e| {
+            format!("failed to read the resource {key}: it does not hold a JSON list: {e}")
+        }),
+    }
+}
+
+/// Replaces the resource with `body`, unconditionally.
+pub(crate) async fn write_unguarded<C: ConnectionLike>(
+    conn: &mut C,
+    key: &str,
+    body: &str,
+    limit: Duration,
+) -> Result<(), Failure> {
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(resource_key(key)).arg(body);
+    let _: String = within("write the resource", limit, cmd.query_async(conn)).await?;
+    Ok(())
+}
+
+/// Replaces the resource with `body` if `token` is not below the highest
+/// accepted token; whether it did.
+pub(crate) async fn write_fenced<C: ConnectionLike>(
+    conn: &mut C,
+    key: &str,
+    token: u64,
+    body: &str,
+    limit: Duration,
+) -> Result<bool, Failure> {
+    let mut invocation = FENCED_WRITE.prepare_invoke();
+    invocation
+        .key(resource_key(key))
+        .key(fence_key(key))
+        .arg(token.to_string())
+        .arg(body);
+    let accepted: u64 = within("write the resource", limit, invocation.invoke_async(conn)).await?;
+    Ok(accepted == 1)
+}
+
+/// A cheap request that fails while the node is loading its data.
+pub(crate) async fn probe<C: ConnectionLike>(conn: &mut C, limit: Duration) -> Result<(), Failure> {
+    let mut cmd = redis::cmd("GET");
+    cmd.arg("splitbrain:probe");
+    let _: Option<String> = within("read", limit, cmd.query_async(conn)).await?;
+    Ok(())
+}
+
+/// Whether the node says it is a primary (`ROLE` answers `master`).
+pub(crate) async fn is_primary<C: ConnectionLike>(
+    conn: &mut C,
+    limit: Duration,
+) -> Result<bool, Failure> {
+    let role: redis::Value =
+        within("ask the role", limit, redis::cmd("ROLE").query_async(conn)).await?;
+    let first = match role {
+        redis::Value::Array(items) => items.into_iter().next(),
+        _ => None,
+    };
+    Ok(matches!(
+        first,
+        Some(redis::Value::BulkString(ref b)) if b == b"master"
+    ) || matches!(first, Some(redis::Value::SimpleString(ref s)) if s == "master"))
+}
+
+/// A random lock value, unique per grant.
+pub(crate) fn random_value(process: u64) -> String {
+    format!(
+        "p{process}-{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
+}

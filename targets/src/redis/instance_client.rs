@@ -1,0 +1,325 @@
+//! One logical process's client of a lock kept on one Redis instance: the
+//! single node of [`super::RedisTarget`], or whichever node the Sentinels
+//! name as primary for [`super::SentinelTarget`].
+//!
+//! The client remembers, per lock, the random value and token of its grant,
+//! and per resource the list it last read, which is the basis of its next
+//! write. Every request is bounded by the [`ClientConfig`] request timeout
+//! here as well as by the connection's own timeouts.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use serde_json::Value;
+use splitbrain_checkers::history::F;
+
+use super::commands;
+use super::sentinel::Discovery;
+use super::WriteMode;
+use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+
+const NS_PER_MS: i64 = 1_000_000;
+
+/// Where the lock lives.
+pub(crate) enum Locator {
+    /// Always the same node.
+    Fixed {
+        node: String,
+        conn: ConnectionManager,
+    },
+    /// The primary the Sentinels name, asked before every operation.
+    Sentinel(Discovery),
+}
+
+impl Locator {
+    async fn locate(&self, cfg: &ClientConfig) -> Result<(String, ConnectionManager), String> {
+        match self {
+            Locator::Fixed { node, conn } => Ok((node.clone(), conn.clone())),
+            Locator::Sentinel(discovery) => discovery.primary(cfg.request_timeout()).await,
+        }
+    }
+}
+
+/// What a process holds on one lock.
+#[derive(Debug, Clone)]
+struct Hold {
+    value: String,
+    token: u64,
+}
+
+/// A [`Client`] of a lock on one Redis instance.
+pub struct InstanceClient {
+    locator: Locator,
+    process: u64,
+    cfg: ClientConfig,
+    write_mode: WriteMode,
+    holds: HashMap<String, Hold>,
+    /// Per resource key, the list this process last read or wrote.
+    bases: HashMap<String, Vec<Value>>,
+}
+
+impl std::fmt::Debug for InstanceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceClient")
+            .field("process", &self.process)
+            .field("write_mode", &self.write_mode)
+            .field("holds", &self.holds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InstanceClient {
+    pub(crate) fn new(
+        locator: Locator,
+        process: u64,
+        cfg: &ClientConfig,
+        write_mode: WriteMode,
+    ) -> Self {
+        InstanceClient {
+            locator,
+            process,
+            cfg: cfg.clone(),
+            write_mode,
+            holds: HashMap::new(),
+            bases: HashMap::new(),
+        }
+    }
+
+    async fn acquire(
+        &mut self,
+        conn: &mut ConnectionManager,
+        key: &str,
+        clock: &HistoryClock,
+    ) -> Completion {
+        let value = commands::random_value(self.process);
+        let invoked_at_ns = clock.now_ns();
+        let granted = commands::grant_with_token(
+            conn,
+            key,
+            &value,
+            self.cfg.lease_ms,
+            self.cfg.request_timeout(),
+        )
+        .await;
+        match granted {
+            Ok(Some(token)) => {
+                self.holds.insert(key.to_string(), Hold { value, token });
+                Completion {
+                    token: Some(token),
+                    valid_until: Some(self.valid_until(invoked_at_ns)),
+                    ..Completion::ok()
+                }
+            }
+            Ok(None) => {
+                Completion::fail(format!("failed to acquire {key}: another grant holds it"))
+            }
+            Err(failure) => failure.completion(),
+        }
+    }
+
+    async fn release(&mut self, conn: &mut ConnectionManager, key: &str) -> Completion {
+        // Whatever the answer, this process no longer acts as holder.
+        let Some(hold) = self.holds.remove(key) else {
+            return Completion::fail(format!(
+                "failed to release {key}: this process holds no lock on it"
+            ));
+        };
+        let released = commands::release(conn, key, &hold.value, self.cfg.request_timeout()).await;
+        let completion = match released {
+            Ok(true) => Completion::ok(),
+            Ok(false) => Completion::fail(format!(
+                "failed to release {key}: the lock no longer holds this grant's value (expired)"
+            )),
+            Err(failure) => failure.completion(),
+        };
+        Completion {
+            token: Some(hold.token),
+            ..completion
+        }
+    }
+
+    async fn renew(
+        &mut self,
+        conn: &mut ConnectionManager,
+        key: &str,
+        clock: &HistoryClock,
+    ) -> Completion {
+        let Some(hold) = self.holds.get(key).cloned() else {
+            return Completion::fail(format!(
+                "failed to renew {key}: this process holds no lock on it"
+            ));
+        };
+        let invoked_at_ns = clock.now_ns();
+        let extended = commands::extend(
+            conn,
+            key,
+            &hold.value,
+            self.cfg.lease_ms,
+            self.cfg.request_timeout(),
+        )
+        .await;
+        match extended {
+            Ok(true) => Completion {
+                token: Some(hold.token),
+                valid_until: Some(self.valid_until(invoked_at_ns)),
+                ..Completion::ok()
+            },
+            Ok(false) => {
+                self.holds.remove(key);
+                Completion::fail(format!(
+                    "failed to renew {key}: the lock no longer holds this grant's value (expired)"
+                ))
+            }
+            Err(failure) => {
+                // The workload stops acting as holder after a failed renewal.
+                self.holds.remove(key);
+                failure.completion()
+            }
+        }
+    }
+
+    async fn read(&mut self, conn: &mut ConnectionManager, key: &str) -> Completion {
+        match commands::read_resource(conn, key, self.cfg.request_timeout()).await {
+            Ok(list) => {
+                self.bases.insert(key.to_string(), list.clone());
+                Completion {
+                    value: Some(Value::Array(list)),
+                    ..Completion::ok()
+                }
+            }
+            Err(message) => Completion::fail(message),
+        }
+    }
+
+    async fn write(&mut self, conn: &mut ConnectionManager, inv: &Invocation) -> Completion {
+        let key = inv.key.as_str();
+        let (list, body) = match next_list(&self.bases, inv) {
+            Ok(next) => next,
+            Err(message) => return Completion::fail(message),
+        };
+        let limit = self.cfg.request_timeout();
+        let (result, token) = match self.write_mode {
+            WriteMode::Unguarded => (
+                commands::write_unguarded(conn, key, &body, limit)
+                    .await
+                    .map(|()| true),
+                inv.token,
+            ),
+            WriteMode::Fenced => {
+                let Some(token) = inv.token.or_else(|| self.holds.get(key).map(|h| h.token)) else {
+                    return Completion::fail(format!(
+                        "failed to write {key}: the write carries no token to fence it with"
+                    ));
+                };
+                (
+                    commands::write_fenced(conn, key, token, &body, limit).await,
+                    Some(token),
+                )
+            }
+        };
+        let completion = match result {
+            Ok(true) => {
+                self.bases.insert(key.to_string(), list);
+                Completion::ok()
+            }
+            Ok(false) => Completion::fail(format!(
+                "failed to write {key}: token {} is below the highest the resource accepted",
+                token.unwrap_or_default()
+            )),
+            Err(failure) => {
+                if !failure.is_refused() {
+                    // The resource may or may not hold the element now.
+                    self.bases.remove(key);
+                }
+                failure.completion()
+            }
+        };
+        Completion {
+            token,
+            ..completion
+        }
+    }
+
+    fn valid_until(&self, invoked_at_ns: i64) -> i64 {
+        let lease_ns = i64::try_from(self.cfg.lease_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(NS_PER_MS);
+        invoked_at_ns.saturating_add(lease_ns)
+    }
+}
+
+/// The list a write puts back: the last read plus the write's element, and
+/// its encoding.
+pub(crate) fn next_list(
+    bases: &HashMap<String, Vec<Value>>,
+    inv: &Invocation,
+) -> Result<(Vec<Value>, String), String> {
+    let key = inv.key.as_str();
+    let Some(element) = inv.value.clone() else {
+        return Err(format!("failed to write {key}: the write carries no value"));
+    };
+    let Some(basis) = bases.get(key) else {
+        return Err(format!(
+            "failed to write {key}: no read of the resource precedes this write"
+        ));
+    };
+    let mut list = basis.clone();
+    list.push(element);
+    let body = serde_json::to_string(&list)
+        .map_err(|e| format!("failed to encode the resource {key}: {e}"))?;
+    Ok((list, body))
+}
+
+/// The answer to election operations, which no Redis target offers.
+pub(crate) fn no_election(f: &F) -> Completion {
+    Completion::fail(format!(
+        "failed to {f}: the Redis targets offer no leader election"
+    ))
+}
+
+#[async_trait]
+impl Client for InstanceClient {
+    async fn invoke(&mut self, inv: &Invocation, clock: &HistoryClock) -> Completion {
+        let key = inv.key.as_str();
+        match &inv.f {
+            F::Campaign | F::Resign | F::Observe => return no_election(&inv.f),
+            F::Other(f) => {
+                return Completion::fail(format!("failed to run {f}: not a Redis client operation"))
+            }
+            _ => {}
+        }
+        // Nothing was sent when the primary cannot be found: a refusal.
+        let (node, mut conn) = match self.locator.locate(&self.cfg).await {
+            Ok(found) => found,
+            Err(message) => return Completion::fail(message),
+        };
+        let completion = match &inv.f {
+            F::Acquire => self.acquire(&mut conn, key, clock).await,
+            F::Release => self.release(&mut conn, key).await,
+            F::Renew => self.renew(&mut conn, key, clock).await,
+            F::Read => self.read(&mut conn, key).await,
+            F::Write => self.write(&mut conn, inv).await,
+            _ => no_election(&inv.f),
+        };
+        Completion {
+            node: Some(node),
+            ..completion
+        }
+    }
+
+    async fn close(&mut self) {
+        let holds: Vec<(String, Hold)> = self.holds.drain().collect();
+        let Ok((_, mut conn)) = self.locator.locate(&self.cfg).await else {
+            return;
+        };
+        for (key, hold) in holds {
+            // Best effort: an unreleased lock expires after its TTL.
+            if let Err(failure) =
+                commands::release(&mut conn, &key, &hold.value, self.cfg.request_timeout()).await
+            {
+                tracing::debug!(process = self.process, "{}", failure.message());
+            }
+        }
+    }
+}

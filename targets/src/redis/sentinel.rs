@@ -1,0 +1,332 @@
+//! A primary and two replicas under three Sentinels (`--target redis-sentinel`).
+//!
+//! # Deployment
+//!
+//! Every node runs redis-server and, beside it, redis-sentinel, as in the
+//! Jepsen 2013 test: a partition cuts a node's Sentinel off together with its
+//! data node, so a minority side keeps an old view. n1 starts as primary and
+//! the others replicate it; replication is asynchronous (Redis's default)
+//! and no `min-replicas-to-write` is set, so a primary cut off from its
+//! replicas keeps accepting grants.
+//!
+//! The kill and pause faults match the name `redis-server` only: they hit
+//! the data node, while its Sentinel keeps running, so a killed primary is
+//! seen down and failed over. The kill fault's restart starts redis-server
+//! with its original command (the old primary comes back as a primary with
+//! whatever it persisted) and leaves the running Sentinel alone; the Sentinels
+//! then turn it into a replica of the new primary.
+//!
+//! # Clients
+//!
+//! Before every operation a client asks the Sentinels where the primary is,
+//! its home Sentinel (node `process mod 3`) first and the others only if that
+//! one does not answer, all within one request timeout. During a partition,
+//! clients whose home Sentinel is on the minority side are therefore sent to
+//! the old primary, as clients in the Jepsen test were.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use tokio::task::JoinSet;
+
+use super::connection::{connect_once, lazy_manager};
+use super::instance_client::{InstanceClient, Locator};
+use super::outcome::within;
+use super::recipe::{server_with_sentinel_command, version_command, Monitor};
+use super::single::probe_node;
+use super::{commands, RedisLayout, RedisPersistence, TokenSemantics, WriteMode};
+use crate::client::{Client, ClientConfig};
+use crate::target::{
+    ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError,
+};
+
+/// The name the Sentinels monitor the primary under.
+pub const MASTER_NAME: &str = "splitbrain";
+/// How long a primary must be unreachable before a Sentinel thinks it down
+/// (Sentinel's own default is 30 s, far beyond a one-minute run).
+pub const SENTINEL_DOWN_AFTER_MS: u64 = 1000;
+/// Sentinel's failover timeout (default 3 min): also the delay before a
+/// failed failover is retried.
+pub const SENTINEL_FAILOVER_TIMEOUT_MS: u64 = 3000;
+/// Sentinels that must agree the primary is down.
+const QUORUM: usize = 2;
+
+/// Redis primary/replicas with Sentinel failover.
+#[derive(Debug, Clone)]
+pub struct SentinelTarget {
+    write_mode: WriteMode,
+    persistence: RedisPersistence,
+    layout: RedisLayout,
+}
+
+impl SentinelTarget {
+    pub fn new(write_mode: WriteMode, persistence: RedisPersistence) -> Self {
+        SentinelTarget {
+            write_mode,
+            persistence,
+            layout: RedisLayout::default(),
+        }
+    }
+
+    /// Other ports, directories or bind addresses than one node per container.
+    pub fn with_layout(mut self, layout: RedisLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    pub fn layout(&self) -> &RedisLayout {
+        &self.layout
+    }
+
+    /// Tokens come from the primary's counter; a failover to a replica that
+    /// missed the last increments reuses tokens.
+    pub fn token_semantics(&self) -> TokenSemantics {
+        TokenSemantics::Counter
+    }
+
+    /// The primary the Sentinel on `node` names, within `timeout`.
+    pub async fn primary_named_by(
+        &self,
+        node: &NodeAddr,
+        nodes: &[NodeAddr],
+        timeout: Duration,
+    ) -> Result<String, String> {
+        let mut conn = connect_once(node.ip, self.layout.sentinel_port, timeout)
+            .await
+            .map_err(|f| f.message().to_string())?;
+        ask_primary(&mut conn, nodes, self.layout.port, timeout).await
+    }
+
+    fn monitor(&self, nodes: &[NodeAddr]) -> Monitor<'static> {
+        Monitor {
+            name: MASTER_NAME,
+            primary: nodes.first().map_or(Ipv4Addr::LOCALHOST, |n| n.ip),
+            quorum: QUORUM,
+            down_after_ms: SENTINEL_DOWN_AFTER_MS,
+            failover_timeout_ms: SENTINEL_FAILOVER_TIMEOUT_MS,
+        }
+    }
+}
+
+/// `SENTINEL get-master-addr-by-name`, mapped back to a node name.
+async fn ask_primary<C: redis::aio::ConnectionLike>(
+    conn: &mut C,
+    nodes: &[NodeAddr],
+    port: u16,
+    limit: Duration,
+) -> Result<String, String> {
+    let mut cmd = redis::cmd("SENTINEL");
+    cmd.arg("get-master-addr-by-name").arg(MASTER_NAME);
+    let addr: Option<(String, u16)> = within(
+        "ask a Sentinel for the primary",
+        limit,
+        cmd.query_async(conn),
+    )
+    .await
+    .map_err(|f| f.message().to_string())?;
+    let Some((ip, answered_port)) = addr else {
+        return Err(format!(
+            "failed to find the primary: the Sentinel does not know {MASTER_NAME}"
+        ));
+    };
+    nodes
+        .iter()
+        .find(|n| n.ip.to_string() == ip && answered_port == port)
+        .map(|n| n.name.clone())
+        .ok_or_else(|| {
+            format!(
+                "failed to find the primary: the Sentinel names {ip}:{answered_port}, not a node"
+            )
+        })
+}
+
+/// A client's way to the primary: its Sentinels in the order it asks them,
+/// and a connection to every data node.
+pub(crate) struct Discovery {
+    sentinels: Vec<(String, ConnectionManager)>,
+    data: Vec<(String, ConnectionManager)>,
+    nodes: Vec<NodeAddr>,
+    port: u16,
+}
+
+impl Discovery {
+    /// The node the first answering Sentinel names, and a connection to it.
+    pub(crate) async fn primary(
+        &self,
+        limit: Duration,
+    ) -> Result<(String, ConnectionManager), String> {
+        let count = u32::try_from(self.sentinels.len().max(1)).unwrap_or(u32::MAX);
+        let per_sentinel = (limit / count).max(Duration::from_millis(1));
+        let mut errors = Vec::new();
+        for (name, conn) in &self.sentinels {
+            let mut conn = conn.clone();
+            match ask_primary(&mut conn, &self.nodes, self.port, per_sentinel).await {
+                Ok(primary) => {
+                    if let Some((_, data)) = self.data.iter().find(|(n, _)| *n == primary) {
+                        return Ok((primary, data.clone()));
+                    }
+                    errors.push(format!("{name}: names unknown node {primary}"));
+                }
+                Err(e) => errors.push(format!("{name}: {e}")),
+            }
+        }
+        Err(format!(
+            "failed to find the primary: no Sentinel answered ({})",
+            errors.join("; ")
+        ))
+    }
+}
+
+#[async_trait]
+impl Target for SentinelTarget {
+    fn name(&self) -> &str {
+        "redis-sentinel"
+    }
+
+    fn service(&self, node: &NodeAddr, nodes: &[NodeAddr]) -> ServiceCommand {
+        server_with_sentinel_command(&self.layout, node, self.persistence, &self.monitor(nodes))
+    }
+
+    fn version_command(&self) -> Vec<String> {
+        version_command()
+    }
+
+    /// The data node answers a read and the Sentinel beside it names a primary.
+    async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
+        let started = tokio::time::Instant::now();
+        probe_node(node, self.layout.port, timeout).await?;
+        let left = timeout.saturating_sub(started.elapsed());
+        let mut conn = connect_once(node.ip, self.layout.sentinel_port, left)
+            .await
+            .map_err(|f| TargetError::Unreachable {
+                node: node.name.clone(),
+                reason: f.message().to_string(),
+            })?;
+        let mut cmd = redis::cmd("SENTINEL");
+        cmd.arg("get-master-addr-by-name").arg(MASTER_NAME);
+        let addr: Option<(String, u16)> = within(
+            "ask the Sentinel for the primary",
+            left,
+            cmd.query_async(&mut conn),
+        )
+        .await
+        .map_err(|f| TargetError::Unreachable {
+            node: node.name.clone(),
+            reason: f.message().to_string(),
+        })?;
+        match addr {
+            Some(_) => Ok(()),
+            None => Err(TargetError::Unreachable {
+                node: node.name.clone(),
+                reason: format!("its Sentinel does not monitor {MASTER_NAME} yet"),
+            }),
+        }
+    }
+
+    async fn client(
+        &self,
+        nodes: &[NodeAddr],
+        process: u64,
+        cfg: &ClientConfig,
+    ) -> Result<Box<dyn Client>, TargetError> {
+        if nodes.is_empty() {
+            return Err(TargetError::Client(
+                "failed to pick a Sentinel: the cluster has none".into(),
+            ));
+        }
+        let count = u64::try_from(nodes.len()).unwrap_or(u64::MAX);
+        let home = usize::try_from(process % count).unwrap_or(0);
+        let mut sentinels = Vec::with_capacity(nodes.len());
+        let mut data = Vec::with_capacity(nodes.len());
+        for i in 0..nodes.len() {
+            let node = &nodes[(home + i) % nodes.len()];
+            let sentinel = lazy_manager(
+                node.ip,
+                self.layout.sentinel_port,
+                cfg.connect_timeout(),
+                cfg.request_timeout(),
+            )
+            .map_err(TargetError::Client)?;
+            sentinels.push((node.name.clone(), sentinel));
+        }
+        for node in nodes {
+            let conn = lazy_manager(
+                node.ip,
+                self.layout.port,
+                cfg.connect_timeout(),
+                cfg.request_timeout(),
+            )
+            .map_err(TargetError::Client)?;
+            data.push((node.name.clone(), conn));
+        }
+        let discovery = Discovery {
+            sentinels,
+            data,
+            nodes: nodes.to_vec(),
+            port: self.layout.port,
+        };
+        Ok(Box::new(InstanceClient::new(
+            Locator::Sentinel(discovery),
+            process,
+            cfg,
+            self.write_mode,
+        )))
+    }
+
+    fn as_kill(&self) -> Option<&dyn Kill> {
+        Some(self)
+    }
+
+    fn as_pause(&self) -> Option<&dyn Pause> {
+        Some(self)
+    }
+
+    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
+        Some(self)
+    }
+
+    fn as_primaries(&self) -> Option<&dyn Primaries> {
+        Some(self)
+    }
+}
+
+/// Kill and pause hit redis-server, not the Sentinel beside it.
+impl Kill for SentinelTarget {}
+
+impl Pause for SentinelTarget {}
+
+/// Both redis-server and redis-sentinel read the skewed clock (the shim's
+/// environment reaches both through the node's start script). A Sentinel
+/// whose clock jumps enters TILT mode for 30 s and takes no action.
+impl ClockSkew for SentinelTarget {}
+
+#[async_trait]
+impl Primaries for SentinelTarget {
+    /// The nodes that, asked directly with `ROLE`, say they are a primary:
+    /// two names while an isolated old primary has not yet been demoted.
+    async fn primaries(&self, nodes: &[NodeAddr], timeout: Duration) -> Vec<String> {
+        let mut asks = JoinSet::new();
+        for node in nodes {
+            let node = node.clone();
+            let port = self.layout.port;
+            asks.spawn(async move {
+                let ask = async {
+                    let mut conn = connect_once(node.ip, port, timeout).await.ok()?;
+                    let primary = commands::is_primary(&mut conn, timeout).await.ok()?;
+                    primary.then_some(node.name)
+                };
+                tokio::time::timeout(timeout, ask).await.ok().flatten()
+            });
+        }
+        let mut primaries = Vec::new();
+        while let Some(answer) = asks.join_next().await {
+            if let Ok(Some(name)) = answer {
+                primaries.push(name);
+            }
+        }
+        primaries.sort();
+        primaries
+    }
+}

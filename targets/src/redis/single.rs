@@ -1,0 +1,152 @@
+//! One Redis instance (`--target redis`): every process locks on node n1.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::connection::{connect_once, lazy_manager};
+use super::instance_client::{InstanceClient, Locator};
+use super::recipe::{server_command, version_command};
+use super::{commands, RedisLayout, RedisPersistence, TokenSemantics, WriteMode};
+use crate::client::{Client, ClientConfig};
+use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
+
+/// A single redis-server; the lock, its counter and the resource all live there.
+#[derive(Debug, Clone)]
+pub struct RedisTarget {
+    write_mode: WriteMode,
+    persistence: RedisPersistence,
+    layout: RedisLayout,
+}
+
+impl RedisTarget {
+    pub fn new(write_mode: WriteMode, persistence: RedisPersistence) -> Self {
+        RedisTarget {
+            write_mode,
+            persistence,
+            layout: RedisLayout::default(),
+        }
+    }
+
+    /// Other ports, directories or bind addresses than one node per container.
+    pub fn with_layout(mut self, layout: RedisLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    pub fn write_mode(&self) -> WriteMode {
+        self.write_mode
+    }
+
+    pub fn persistence(&self) -> RedisPersistence {
+        self.persistence
+    }
+
+    pub fn layout(&self) -> &RedisLayout {
+        &self.layout
+    }
+
+    /// Tokens come from a counter that a restart without persistence resets.
+    pub fn token_semantics(&self) -> TokenSemantics {
+        TokenSemantics::Counter
+    }
+}
+
+/// Answers a read on a fresh connection, all within `timeout`.
+pub(crate) async fn probe_node(
+    node: &NodeAddr,
+    port: u16,
+    timeout: Duration,
+) -> Result<(), TargetError> {
+    let unreachable = |reason: String| TargetError::Unreachable {
+        node: node.name.clone(),
+        reason,
+    };
+    let exchange = async {
+        let mut conn = connect_once(node.ip, port, timeout)
+            .await
+            .map_err(|f| unreachable(f.message().to_string()))?;
+        commands::probe(&mut conn, timeout)
+            .await
+            .map_err(|f| unreachable(f.message().to_string()))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(unreachable(format!(
+            "no answer to a read within {} ms",
+            timeout.as_millis()
+        ))),
+    }
+}
+
+#[async_trait]
+impl Target for RedisTarget {
+    fn name(&self) -> &str {
+        "redis"
+    }
+
+    fn service(&self, node: &NodeAddr, _nodes: &[NodeAddr]) -> ServiceCommand {
+        server_command(&self.layout, node, self.persistence)
+    }
+
+    fn version_command(&self) -> Vec<String> {
+        version_command()
+    }
+
+    async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
+        probe_node(node, self.layout.port, timeout).await
+    }
+
+    async fn client(
+        &self,
+        nodes: &[NodeAddr],
+        process: u64,
+        cfg: &ClientConfig,
+    ) -> Result<Box<dyn Client>, TargetError> {
+        let Some(node) = nodes.first() else {
+            return Err(TargetError::Client(
+                "failed to pick a node: the cluster has none".into(),
+            ));
+        };
+        let conn = lazy_manager(
+            node.ip,
+            self.layout.port,
+            cfg.connect_timeout(),
+            cfg.request_timeout(),
+        )
+        .map_err(TargetError::Client)?;
+        let locator = Locator::Fixed {
+            node: node.name.clone(),
+            conn,
+        };
+        Ok(Box::new(InstanceClient::new(
+            locator,
+            process,
+            cfg,
+            self.write_mode,
+        )))
+    }
+
+    fn as_kill(&self) -> Option<&dyn Kill> {
+        Some(self)
+    }
+
+    fn as_pause(&self) -> Option<&dyn Pause> {
+        Some(self)
+    }
+
+    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
+        Some(self)
+    }
+}
+
+/// A killed Redis restarts with the same command; what it remembers depends
+/// on [`RedisPersistence`], which is the point of the fault.
+impl Kill for RedisTarget {}
+
+impl Pause for RedisTarget {}
+
+/// redis-server is dynamically linked and times key expiry with
+/// `CLOCK_REALTIME` (gettimeofday / clock_gettime), which the preload shim
+/// intercepts.
+impl ClockSkew for RedisTarget {}
