@@ -167,6 +167,17 @@ async fn deploy(
             ip: n.ip,
         })
         .collect();
+    for upload in target.uploads() {
+        let bytes = std::fs::read(&upload.host_path).with_context(|| {
+            format!("failed to read {} to upload into the nodes", upload.host_path.display())
+        })?;
+        for node in &nodes {
+            cluster
+                .put_file(&node.name, &upload.node_path, &bytes, upload.mode)
+                .await
+                .with_context(|| format!("failed to upload {} to {}", upload.node_path, node.name))?;
+        }
+    }
     for node in &nodes {
         cluster
             .start_service(&node.name, &service_spec(target, node, &nodes))

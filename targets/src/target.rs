@@ -28,6 +28,15 @@ pub struct ServiceCommand {
     pub process_name: String,
 }
 
+/// A file from the controller's machine that every node needs before the
+/// service starts (the project's own binaries: no image rebuild needed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    pub host_path: std::path::PathBuf,
+    pub node_path: String,
+    pub mode: u32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error("failed to reach {node}: {reason}")]
@@ -43,6 +52,11 @@ pub trait Target: Send + Sync {
 
     /// The command that starts the service on `node`, given every node of the cluster.
     fn service(&self, node: &NodeAddr, nodes: &[NodeAddr]) -> ServiceCommand;
+
+    /// Files to copy into every node before its service starts.
+    fn uploads(&self) -> Vec<Upload> {
+        Vec::new()
+    }
 
     /// A command run on a node that prints the service's version, for `run.json`.
     fn version_command(&self) -> Vec<String>;
