@@ -19,6 +19,7 @@ use splitbrain_clockshim::{
 const SEC_NS: i64 = 1_000_000_000;
 const PROBE_REPLY_TIMEOUT_MS: u64 = 10_000;
 const CLOCKCTL_TIMEOUT_MS: u64 = 10_000;
+const STROBE_WATCH_MS: u64 = 10_000;
 
 /// A stand-in for one node: the shim, clockctl and a state file in a
 /// temporary directory.
@@ -55,12 +56,12 @@ impl Node {
     }
 
     fn clockctl(&self, args: &[String]) -> std::process::Output {
-        let mut child = Command::new(self.path("clockctl"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("failed to start clockctl");
+        let mut child = spawn_retrying_busy(
+            Command::new(self.path("clockctl"))
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let deadline = Instant::now() + Duration::from_millis(CLOCKCTL_TIMEOUT_MS);
         while child.try_wait().expect("failed to poll clockctl").is_none() {
             if Instant::now() > deadline {
@@ -92,6 +93,21 @@ impl Node {
         head.copy_from_slice(&bytes[..RECORD_LEN]);
         ClockRecord::decode(&head)
     }
+}
+
+/// Tests run in parallel threads: while one writes its fresh clockctl,
+/// another may fork, and the child holds the write descriptor until it
+/// execs, so exec of the new file can briefly fail with ETXTBSY.
+fn spawn_retrying_busy(cmd: &mut Command) -> Child {
+    const ETXTBSY: i32 = 26;
+    const ATTEMPTS: u32 = 100;
+    for _ in 1..ATTEMPTS {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) => thread::sleep(Duration::from_millis(10)),
+            other => return other.expect("failed to start clockctl"),
+        }
+    }
+    cmd.spawn().expect("failed to start clockctl")
 }
 
 fn real_wall_ns() -> i64 {
@@ -398,18 +414,28 @@ fn strobe_alternates_the_wall_clock_between_two_offsets() {
         ..ClockState::REAL
     });
     let mut probe = Probe::start(node.shimmed("python3"));
-    let mut offsets = std::collections::BTreeSet::new();
-    for _ in 0..40 {
+    let (mut real, mut shifted) = (0, 0);
+    let deadline = Instant::now() + Duration::from_millis(STROBE_WATCH_MS);
+    while (real < 3 || shifted < 3) && Instant::now() < deadline {
         let s = bracketed_sample(&node, &mut probe);
         s.assert_mono_real("strobe");
-        let off = (s.wall - s.wall_before) as f64 / SEC_NS as f64;
-        offsets.insert(off.round() as i64);
+        let within =
+            |offset_ns: i64| (s.wall_before..=s.wall_after).contains(&(s.wall - offset_ns));
+        if within(0) {
+            real += 1;
+        } else if within(10 * SEC_NS) {
+            shifted += 1;
+        } else {
+            panic!(
+                "strobe read {} outside real [{}, {}] + 0 or 10 s",
+                s.wall, s.wall_before, s.wall_after
+            );
+        }
         thread::sleep(Duration::from_millis(17));
     }
-    assert_eq!(
-        offsets.into_iter().collect::<Vec<_>>(),
-        vec![0, 10],
-        "the strobe should show exactly the real and the +10 s wall clock"
+    assert!(
+        real >= 3 && shifted >= 3,
+        "in {STROBE_WATCH_MS} ms the strobe showed real time {real} times and +10 s {shifted} times"
     );
 }
 
@@ -497,7 +523,7 @@ fn state_caught_mid_write_is_not_used_and_clockctl_repairs_it() {
     let s = bracketed_sample(&node, &mut probe);
     s.assert_wall_offset(0, "odd seq");
     assert!(
-        s.wall_after - s.wall_before < 2 * SEC_NS,
+        s.wall_after - s.wall_before < 5 * SEC_NS,
         "a read against an odd seq took {} ns",
         s.wall_after - s.wall_before
     );
