@@ -38,6 +38,7 @@ const READY_DEADLINE: Duration = Duration::from_secs(90);
 const FINAL_READ_ATTEMPTS: u32 = 10;
 
 pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
+    let command_started = Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
     println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
     let target = crate::target_registry::resolve(&args.target, args.workload)
@@ -109,6 +110,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
                     "nodes": nodes.iter().map(|n| json!({"name": n.name, "ip": n.ip.to_string()})).collect::<Vec<_>>(),
                 });
                 run_dir.write_json(store::RUN_FILE, &meta)?;
+                meta["timings"] = json!({ "deploy_done_ms": command_started.elapsed().as_millis() as u64 });
                 let cluster = Arc::new(cluster);
                 let phases = phases(
                     &args,
@@ -119,6 +121,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
                     &run_dir,
                     &mut meta,
                     &cancel,
+                    command_started,
                 )
                 .await;
                 let cluster = Arc::try_unwrap(cluster)
@@ -169,13 +172,18 @@ async fn deploy(
         .collect();
     for upload in target.uploads() {
         let bytes = std::fs::read(&upload.host_path).with_context(|| {
-            format!("failed to read {} to upload into the nodes", upload.host_path.display())
+            format!(
+                "failed to read {} to upload into the nodes",
+                upload.host_path.display()
+            )
         })?;
         for node in &nodes {
             cluster
                 .put_file(&node.name, &upload.node_path, &bytes, upload.mode)
                 .await
-                .with_context(|| format!("failed to upload {} to {}", upload.node_path, node.name))?;
+                .with_context(|| {
+                    format!("failed to upload {} to {}", upload.node_path, node.name)
+                })?;
         }
     }
     for node in &nodes {
@@ -255,8 +263,11 @@ async fn phases(
     run_dir: &RunDir,
     meta: &mut serde_json::Value,
     cancel: &CancellationToken,
+    command_started: Instant,
 ) -> anyhow::Result<Liveness> {
     let clock = splitbrain_targets::client::HistoryClock::start();
+    // Time to the first op: the history clock starts as the workers do.
+    meta["timings"]["history_start_ms"] = json!(command_started.elapsed().as_millis() as u64);
     let recorder = Arc::new(Recorder::create(&run_dir.file(store::HISTORY_FILE), clock)?);
     let mut workload = WorkloadConfig::new(args.workload, args.lease_ms);
     workload.keys = (0..args.keys).map(|k| format!("k{k}")).collect();

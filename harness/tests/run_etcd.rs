@@ -170,3 +170,166 @@ fn etcd_fenced_under_client_pause_stays_valid() {
     );
     assert_eq!(r.code, 0);
 }
+
+/// A verdict a person can act on: anomalies carry their explanation and
+/// proving ops, an unknown verdict says why.
+fn assert_explained(r: &Run) {
+    match &r.results["valid"] {
+        Value::Bool(true) => assert_eq!(r.code, 0),
+        Value::Bool(false) => {
+            assert_eq!(r.code, 1);
+            for a in r.results["anomalies"].as_array().expect("anomalies") {
+                assert!(!a["explanation"].as_str().unwrap_or("").is_empty(), "{a}");
+                assert!(!a["ops"].as_array().expect("ops").is_empty(), "{a}");
+            }
+        }
+        Value::String(s) if s == "unknown" => {
+            assert_eq!(r.code, 2);
+            assert!(
+                r.results["reason"].as_str().is_some_and(|s| !s.is_empty()),
+                "an unknown verdict must say why: {}",
+                r.results
+            );
+        }
+        other => panic!("valid must be true, false or \"unknown\", got {other}"),
+    }
+}
+
+fn nemesis_fs(history: &str) -> Vec<String> {
+    history
+        .lines()
+        .filter(|l| l.contains(r#""process":"nemesis""#))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["f"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn etcd_lock_on_five_nodes_under_partition_pause_and_kill_is_checked_and_explained() {
+    if !docker_available() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = run(
+        root.path(),
+        &[
+            "--target",
+            "etcd",
+            "--workload",
+            "lock",
+            "--nodes",
+            "5",
+            "--nemesis",
+            "partition,pause,kill",
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "32",
+            "--concurrency",
+            "10",
+            "--seed",
+            "11",
+            "--recovery",
+            "6",
+        ],
+    );
+    assert_explained(&r);
+    let run_json: Value =
+        serde_json::from_slice(&std::fs::read(r.dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        run_json["target"]["nodes"].as_array().map(Vec::len),
+        Some(5)
+    );
+    assert!(run_json["target"]["version"]
+        .as_str()
+        .unwrap_or("")
+        .contains("etcd Version"));
+    assert_eq!(run_json["seed"], 11);
+    let fs = nemesis_fs(&r.history);
+    assert!(
+        fs.iter().any(|f| f.starts_with("start-")),
+        "no fault started: {fs:?}"
+    );
+    assert_eq!(
+        fs.last().map(String::as_str),
+        Some("heal"),
+        "the run must end healed: {fs:?}"
+    );
+    assert!(
+        r.results["liveness"]["grants_after_heal"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+            || r.code == 2
+    );
+    for node in ["n1", "n2", "n3", "n4", "n5"] {
+        assert!(
+            r.dir.join("nodes").join(node).is_dir(),
+            "no logs collected for {node}"
+        );
+    }
+}
+
+#[test]
+fn etcd_election_under_partition_pause_and_kill_is_checked_and_explained() {
+    if !docker_available() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = run(
+        root.path(),
+        &[
+            "--target",
+            "etcd",
+            "--workload",
+            "election",
+            "--nemesis",
+            "partition,pause,kill",
+            "--nemesis-interval",
+            "4",
+            "--time-limit",
+            "32",
+            "--concurrency",
+            "8",
+            "--seed",
+            "12",
+            "--recovery",
+            "6",
+        ],
+    );
+    assert_explained(&r);
+    let campaigns_ok = r
+        .history
+        .lines()
+        .filter(|l| l.contains(r#""f":"campaign""#) && l.contains(r#""type":"ok""#))
+        .count();
+    assert!(campaigns_ok > 0, "no campaign was ever won");
+    assert!(
+        r.history.contains(r#""f":"observe""#),
+        "observers never observed"
+    );
+    assert_ne!(r.results["checkers"]["split-brain"]["valid"], Value::Null);
+}
+
+#[test]
+fn bad_arguments_exit_254_before_touching_docker() {
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--workload", "mutex"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("mutex"));
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--nemesis", "partition,earthquake"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("earthquake"));
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--target", "zookeeper", "--results"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown target"));
+}
