@@ -110,7 +110,8 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
                     "nodes": nodes.iter().map(|n| json!({"name": n.name, "ip": n.ip.to_string()})).collect::<Vec<_>>(),
                 });
                 run_dir.write_json(store::RUN_FILE, &meta)?;
-                meta["timings"] = json!({ "deploy_done_ms": command_started.elapsed().as_millis() as u64 });
+                meta["timings"] =
+                    json!({ "deploy_done_ms": command_started.elapsed().as_millis() as u64 });
                 let cluster = Arc::new(cluster);
                 let phases = phases(
                     &args,
