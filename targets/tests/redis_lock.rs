@@ -317,6 +317,23 @@ async fn requests_to_a_paused_server_end_as_info_within_the_request_timeout() {
     assert_eq!(read.kind, OpType::Fail, "{read:?}");
     assert!(started.elapsed() <= cfg.request_timeout() + SLACK);
     redis.signal_stop(0, false);
+
+    // The late replies to the timed-out requests must not be taken for the
+    // answers to later ones on the same connection.
+    let read = ok(p1.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
+    assert!(
+        read.value.as_ref().is_some_and(|v| v.is_array()),
+        "{read:?}"
+    );
+    let other = ok(p1.as_mut(), &clock, inv(F::Acquire, "other", None, None)).await;
+    assert_eq!(other.token, Some(1), "{other:?}");
+    let mut p2 = redis.client(2, &cfg).await;
+    let read = ok(p2.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
+    assert_eq!(
+        read.value,
+        Some(json!([1])),
+        "the paused write took effect on resume"
+    );
 }
 
 #[tokio::test]

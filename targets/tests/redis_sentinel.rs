@@ -192,3 +192,50 @@ async fn requests_to_a_paused_primary_end_as_info_within_the_request_timeout() {
     // Discovery and the request are each bounded by the request timeout.
     assert!(took <= cfg.request_timeout() * 2 + SLACK, "took {took:?}");
 }
+
+/// Throughput of acquire + release pairs from 8 processes on one key, each
+/// operation preceded by a Sentinel query, printed for the README.
+#[tokio::test]
+async fn contended_sentinel_grants_stay_exclusive_without_faults() {
+    let cluster = three().await;
+    let clock = HistoryClock::start();
+    let run_for = Duration::from_secs(2);
+    let mut tasks = Vec::new();
+    for p in 0..8u64 {
+        let mut client = cluster.client(p, &config()).await;
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let (mut ops, mut grants) = (0u64, Vec::new());
+            while started.elapsed() < run_for {
+                let a = run(client.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
+                ops += 1;
+                if a.completion.kind == OpType::Ok {
+                    let token = a.completion.token;
+                    let r = run(client.as_mut(), &clock, inv(F::Release, "k", token, None)).await;
+                    ops += 1;
+                    assert_eq!(r.completion.kind, OpType::Ok, "{:?}", r.completion);
+                    grants.push((a.at_ns, r.invoked_ns, token.expect("token")));
+                }
+            }
+            (ops, grants)
+        }));
+    }
+    let mut ops = 0;
+    let mut grants = Vec::new();
+    for t in tasks {
+        let (n, g) = t.await.expect("task");
+        ops += n;
+        grants.extend(g);
+    }
+    println!(
+        "redis-sentinel: {:.0} ops/s ({} grants) from 8 processes",
+        ops as f64 / run_for.as_secs_f64(),
+        grants.len()
+    );
+    grants.sort_by_key(|g| g.2);
+    for w in grants.windows(2) {
+        assert!(w[1].2 > w[0].2, "duplicate token {}", w[1].2);
+        assert!(w[1].0 > w[0].1, "overlapping holds: {w:?}");
+    }
+    assert!(!grants.is_empty());
+}

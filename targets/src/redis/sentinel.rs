@@ -24,6 +24,7 @@
 //! clients whose home Sentinel is on the minority side are therefore sent to
 //! the old primary, as clients in the Jepsen test were.
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -193,35 +194,50 @@ impl Target for SentinelTarget {
         version_command()
     }
 
-    /// The data node answers a read and the Sentinel beside it names a primary.
+    /// The data node answers a read, and the Sentinel beside it knows a
+    /// replica and enough other Sentinels to reach its quorum: until then a
+    /// failover could not happen, and a run would test less than it claims.
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
+        let unreachable = |reason: String| TargetError::Unreachable {
+            node: node.name.clone(),
+            reason,
+        };
         let started = tokio::time::Instant::now();
         probe_node(node, self.layout.port, timeout).await?;
         let left = timeout.saturating_sub(started.elapsed());
-        let mut conn = connect_once(node.ip, self.layout.sentinel_port, left)
+        let exchange = async {
+            let mut conn = connect_once(node.ip, self.layout.sentinel_port, left)
+                .await
+                .map_err(|f| unreachable(f.message().to_string()))?;
+            let mut cmd = redis::cmd("SENTINEL");
+            cmd.arg("master").arg(MASTER_NAME);
+            let state: HashMap<String, String> = within(
+                "ask the Sentinel about the primary",
+                left,
+                cmd.query_async(&mut conn),
+            )
             .await
-            .map_err(|f| TargetError::Unreachable {
-                node: node.name.clone(),
-                reason: f.message().to_string(),
-            })?;
-        let mut cmd = redis::cmd("SENTINEL");
-        cmd.arg("get-master-addr-by-name").arg(MASTER_NAME);
-        let addr: Option<(String, u16)> = within(
-            "ask the Sentinel for the primary",
-            left,
-            cmd.query_async(&mut conn),
-        )
-        .await
-        .map_err(|f| TargetError::Unreachable {
-            node: node.name.clone(),
-            reason: f.message().to_string(),
-        })?;
-        match addr {
-            Some(_) => Ok(()),
-            None => Err(TargetError::Unreachable {
-                node: node.name.clone(),
-                reason: format!("its Sentinel does not monitor {MASTER_NAME} yet"),
-            }),
+            .map_err(|f| unreachable(f.message().to_string()))?;
+            let count = |field: &str| {
+                state
+                    .get(field)
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0)
+            };
+            let (peers, replicas) = (count("num-other-sentinels"), count("num-slaves"));
+            if peers + 1 < QUORUM || replicas == 0 {
+                return Err(unreachable(format!(
+                    "its Sentinel knows {peers} other Sentinels and {replicas} replicas so far"
+                )));
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(left, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(unreachable(format!(
+                "its Sentinel did not answer within {} ms",
+                timeout.as_millis()
+            ))),
         }
     }
 
