@@ -48,7 +48,8 @@ pub fn fault_colour(label: &str) -> &'static str {
     }
 }
 
-pub const OUTCOME_COLOURS: [(&str, &str); 3] = [("ok", "#16a34a"), ("fail", "#dc2626"), ("info", "#d97706")];
+pub const OUTCOME_COLOURS: [(&str, &str); 3] =
+    [("ok", "#16a34a"), ("fail", "#dc2626"), ("info", "#d97706")];
 
 struct Frame {
     end_ns: i64,
@@ -154,15 +155,24 @@ fn trim_float(v: f64) -> String {
 pub fn latency_svg(t: &Timeline) -> String {
     let frame = Frame { end_ns: t.end_ns };
     let mut out = String::new();
-    frame.open(&mut out, "Latency by op type and outcome (log scale)", "latency-chart");
+    frame.open(
+        &mut out,
+        "Latency by op type and outcome (log scale)",
+        "latency-chart",
+    );
     frame.shading(&mut out, &t.windows);
-    let lat_ms = |op: &super::timeline::TimedOp| op.end_ns.map(|e| ((e - op.start_ns) as f64 / 1e6).max(0.001));
+    let lat_ms = |op: &super::timeline::TimedOp| {
+        op.end_ns
+            .map(|e| ((e - op.start_ns) as f64 / 1e6).max(0.001))
+    };
     let max_ms = t.ops.iter().filter_map(lat_ms).fold(1.0f64, f64::max);
     let min_ms = t.ops.iter().filter_map(lat_ms).fold(max_ms, f64::min);
     let lo = 10f64.powf(min_ms.log10().floor()).max(0.001);
     let hi = 10f64.powf(max_ms.log10().ceil()).max(lo * 10.0);
     let plot_h = HEIGHT - TOP - BOTTOM;
-    let y_of = |ms: f64| TOP + plot_h - (ms.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10()) * plot_h;
+    let y_of = |ms: f64| {
+        TOP + plot_h - (ms.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10()) * plot_h
+    };
     let mut decade = lo;
     while decade <= hi * 1.0001 {
         let y = y_of(decade);
@@ -201,7 +211,9 @@ pub fn latency_svg(t: &Timeline) -> String {
     for ((f, outcome), d) in &series {
         let colour = f_colour(&t.fs[*f as usize]);
         let style = match outcome {
-            0 => format!(r#"stroke="{colour}" stroke-width="4" stroke-linecap="round" fill="none""#),
+            0 => {
+                format!(r#"stroke="{colour}" stroke-width="4" stroke-linecap="round" fill="none""#)
+            }
             1 => format!(r#"stroke="{colour}" stroke-width="1.5" fill="none""#),
             _ => format!(r#"stroke="{colour}" stroke-width="1.2" fill="white""#),
         };
@@ -242,7 +254,12 @@ pub fn throughput_svg(t: &Timeline) -> String {
     let mut out = String::new();
     frame.open(&mut out, &title, "throughput-chart");
     frame.shading(&mut out, &t.windows);
-    let max = counts.iter().map(|c| c.iter().sum::<u64>()).max().unwrap_or(0).max(1) as f64;
+    let max = counts
+        .iter()
+        .map(|c| c.iter().sum::<u64>())
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let step = nice_step(max, 4.0).max(1.0);
     let top = (max / step).ceil() * step;
     let plot_h = HEIGHT - TOP - BOTTOM;
@@ -264,7 +281,9 @@ pub fn throughput_svg(t: &Timeline) -> String {
     let mut paths = [String::new(), String::new(), String::new()];
     for (i, c) in counts.iter().enumerate() {
         let x0 = frame.x(i as i64 * bin_ns);
-        let x1 = frame.x(((i as i64 + 1) * bin_ns).min(t.end_ns.max(1))).max(x0 + 0.5);
+        let x1 = frame
+            .x(((i as i64 + 1) * bin_ns).min(t.end_ns.max(1)))
+            .max(x0 + 0.5);
         let w = (x1 - x0 - 0.5).max(0.5);
         let mut base = 0.0;
         for (o, path) in paths.iter_mut().enumerate() {
@@ -278,7 +297,10 @@ pub fn throughput_svg(t: &Timeline) -> String {
     }
     for (o, d) in paths.iter().enumerate() {
         let (name, colour) = OUTCOME_COLOURS[o];
-        let _ = write!(out, r#"<path class="bars" data-outcome="{name}" d="{d}" fill="{colour}"/>"#);
+        let _ = write!(
+            out,
+            r#"<path class="bars" data-outcome="{name}" d="{d}" fill="{colour}"/>"#
+        );
     }
     out.push_str("</svg>");
     out

@@ -32,6 +32,7 @@ use splitbrain_checkers::Report;
 
 use crate::store;
 
+pub use html::escape;
 pub use timeline::Timeline;
 
 /// The report's file name inside a run directory.
@@ -77,7 +78,8 @@ pub fn write_report(run_dir: &Path) -> anyhow::Result<PathBuf> {
     let target = run_dir.join(REPORT_FILE);
     let tmp = run_dir.join(format!(".{REPORT_FILE}.tmp"));
     std::fs::write(&tmp, page).with_context(|| format!("failed to write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &target).with_context(|| format!("failed to write {}", target.display()))?;
+    std::fs::rename(&tmp, &target)
+        .with_context(|| format!("failed to write {}", target.display()))?;
     Ok(target)
 }
 
@@ -107,13 +109,16 @@ pub fn load(run_dir: &Path) -> Inputs {
         ));
     }
     let results = read_json(&run_dir.join(store::RESULTS_FILE), &mut notes);
-    let mut report = results.as_ref().and_then(|v| match serde_json::from_value::<Report>(v.clone()) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            notes.push(format!("failed to understand {}: {e}", store::RESULTS_FILE));
-            None
-        }
-    });
+    let mut report =
+        results
+            .as_ref()
+            .and_then(|v| match serde_json::from_value::<Report>(v.clone()) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    notes.push(format!("failed to understand {}: {e}", store::RESULTS_FILE));
+                    None
+                }
+            });
     if report.is_none() && history_path.is_file() {
         // No stored verdict: check the history now, and say so.
         match splitbrain_checkers::read_history(&history_path) {
@@ -139,7 +144,10 @@ pub fn load(run_dir: &Path) -> Inputs {
 }
 
 fn read_json(path: &Path, notes: &mut Vec<String>) -> Option<serde_json::Value> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     match std::fs::read(path) {
         Ok(bytes) => match serde_json::from_slice(&bytes) {
             Ok(v) => Some(v),
@@ -171,7 +179,9 @@ fn log_tails(run_dir: &Path, notes: &mut Vec<String>) -> Vec<LogTail> {
                         .unwrap_or_default();
                     inner.sort();
                     files.extend(inner.into_iter().filter(|p| {
-                        std::fs::symlink_metadata(p).map(|m| m.is_file()).unwrap_or(false)
+                        std::fs::symlink_metadata(p)
+                            .map(|m| m.is_file())
+                            .unwrap_or(false)
                     }));
                 }
                 Ok(m) if m.is_file() => files.push(dir),
@@ -193,9 +203,17 @@ fn log_tails(run_dir: &Path, notes: &mut Vec<String>) -> Vec<LogTail> {
     files
         .iter()
         .filter_map(|path| {
-            let name = path.strip_prefix(run_dir).unwrap_or(path).to_string_lossy().into_owned();
+            let name = path
+                .strip_prefix(run_dir)
+                .unwrap_or(path)
+                .to_string_lossy()
+                .into_owned();
             match tail(path) {
-                Ok((lines, truncated)) => Some(LogTail { name, lines, truncated }),
+                Ok((lines, truncated)) => Some(LogTail {
+                    name,
+                    lines,
+                    truncated,
+                }),
                 Err(e) => {
                     notes.push(format!("failed to read {name}: {e}"));
                     None
@@ -221,5 +239,8 @@ fn tail(path: &Path) -> std::io::Result<(Vec<String>, bool)> {
     }
     let truncated = start > 0 || lines.len() > LOG_TAIL_LINES;
     let from = lines.len().saturating_sub(LOG_TAIL_LINES);
-    Ok((lines[from..].iter().map(|l| l.to_string()).collect(), truncated))
+    Ok((
+        lines[from..].iter().map(|l| l.to_string()).collect(),
+        truncated,
+    ))
 }

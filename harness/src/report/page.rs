@@ -10,7 +10,7 @@ use splitbrain_checkers::verdict::{Anomaly, Validity};
 
 use super::charts::{self, f_colour, fault_colour, OUTCOME_COLOURS};
 use super::html::{escape, json_for_script};
-use super::timeline::{Outcome, Timeline, TimedOp};
+use super::timeline::{Outcome, TimedOp, Timeline};
 use super::Inputs;
 
 const CSS: &str = include_str!("assets/report.css");
@@ -45,9 +45,9 @@ pub fn render(inp: &Inputs) -> String {
     logs(&mut out, inp);
     out.push_str("</main>");
     let data = timeline_data(inp, &by_index);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<script type=\"application/json\" id=\"sb-data\">{}</script><script>{SCRIPT}</script></body></html>\n",
+        "<script type=\"application/json\" id=\"sb-data\">{}</script><script>{SCRIPT}</script></body></html>",
         json_for_script(&data)
     );
     out
@@ -128,7 +128,9 @@ fn banner(out: &mut String, inp: &Inputs) {
     };
     let mut facts = vec![format!("run <code>{}</code>", escape(&run_name(inp)))];
     if let Some(name) = get(&["target", "name"]) {
-        let version = get(&["target", "version"]).map(|v| format!(" {v}")).unwrap_or_default();
+        let version = get(&["target", "version"])
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default();
         facts.push(format!("target {}", escape(&format!("{name}{version}"))));
     }
     if let Some(w) = get(&["config", "workload"]) {
@@ -142,11 +144,19 @@ fn banner(out: &mut String, inp: &Inputs) {
         "{} over {} by {}",
         plural(t.ops.len(), "op", "ops"),
         seconds(t.end_ns),
-        plural(t.lanes.iter().map(|l| l.processes.len()).sum(), "process", "processes")
+        plural(
+            t.lanes.iter().map(|l| l.processes.len()).sum(),
+            "process",
+            "processes"
+        )
     ));
     let faults = t.windows.iter().filter(|w| !w.instant).count();
     facts.push(plural(faults, "fault window", "fault windows"));
-    let _ = write!(out, "<div class=\"facts\">{}</div></div></header>", facts.join(" · "));
+    let _ = write!(
+        out,
+        "<div class=\"facts\">{}</div></div></header>",
+        facts.join(" · ")
+    );
 }
 
 fn notes(out: &mut String, inp: &Inputs) {
@@ -160,7 +170,12 @@ fn notes(out: &mut String, inp: &Inputs) {
         .and_then(|r| r.pointer("/liveness/problems"))
         .and_then(Value::as_array)
     {
-        items.extend(problems.iter().filter_map(Value::as_str).map(|p| format!("liveness: {p}")));
+        items.extend(
+            problems
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|p| format!("liveness: {p}")),
+        );
     }
     if items.is_empty() {
         return;
@@ -174,8 +189,14 @@ fn notes(out: &mut String, inp: &Inputs) {
 
 fn op_row(out: &mut String, t: &Timeline, pos: usize, op: &TimedOp) {
     let outcome = op.outcome.as_str();
-    let complete = op.complete_index.map(|c| c.to_string()).unwrap_or_else(|| "—".to_string());
-    let end = op.end_ns.map(seconds).unwrap_or_else(|| "never".to_string());
+    let complete = op
+        .complete_index
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "—".to_string());
+    let end = op
+        .end_ns
+        .map(seconds)
+        .unwrap_or_else(|| "never".to_string());
     let token = op.token.map(|t| t.to_string()).unwrap_or_default();
     let mut detail = Vec::new();
     if let Some(n) = &op.node {
@@ -263,7 +284,13 @@ fn anomalies(out: &mut String, inp: &Inputs, by_index: &HashMap<u64, usize>) {
     out.push_str("</section>");
 }
 
-fn anomaly_card(out: &mut String, t: &Timeline, n: usize, a: &Anomaly, by_index: &HashMap<u64, usize>) {
+fn anomaly_card(
+    out: &mut String,
+    t: &Timeline,
+    n: usize,
+    a: &Anomaly,
+    by_index: &HashMap<u64, usize>,
+) {
     let ops = positions(&a.ops, by_index);
     let list: Vec<String> = ops.iter().map(|p| p.to_string()).collect();
     let _ = write!(
@@ -291,9 +318,14 @@ fn timeline_section(out: &mut String, t: &Timeline) {
     let mut fs: Vec<&str> = t.fs.iter().map(String::as_str).collect();
     fs.sort();
     for f in fs {
-        let _ = write!(out, r#"<span><i class="swatch" style="background:{}"></i>{}</span>"#, f_colour(f), escape(f));
+        let _ = write!(
+            out,
+            r#"<span><i class="swatch" style="background:{}"></i>{}</span>"#,
+            f_colour(f),
+            escape(f)
+        );
     }
-    out.push_str(r#"<span><i class="swatch fail"></i>failed</span><span><i class="swatch info"></i>info / pending (unknown)</span><span><i class="swatch hold"></i>lock hold / leadership, coloured by token</span><span><i class="swatch hl"></i>selected (anomaly) ops</span>"#);
+    out.push_str(r#"<span><i class="swatch fail"></i>failed</span><span><i class="swatch info"></i>info / pending (unknown)</span><span><i class="swatch hold"></i>lock hold / leadership, coloured by token</span><span><i class="swatch hl"></i>selected (anomaly) ops</span><span><i class="swatch" style="background:#94a3b8"></i>many ops per pixel (zoom in)</span>"#);
     let mut labels: Vec<&str> = t.windows.iter().map(|w| w.label.as_str()).collect();
     labels.sort();
     labels.dedup();
@@ -313,11 +345,19 @@ fn chart_legend(out: &mut String, t: &Timeline) {
     let mut fs: Vec<&str> = t.fs.iter().map(String::as_str).collect();
     fs.sort();
     for f in fs {
-        let _ = write!(out, r#"<span><i class="swatch" style="background:{}"></i>{}</span>"#, f_colour(f), escape(f));
+        let _ = write!(
+            out,
+            r#"<span><i class="swatch" style="background:{}"></i>{}</span>"#,
+            f_colour(f),
+            escape(f)
+        );
     }
     out.push_str("<span>● ok</span><span>✕ fail</span><span>□ info</span>");
     for (name, colour) in OUTCOME_COLOURS {
-        let _ = write!(out, r#"<span><i class="swatch" style="background:{colour}"></i>{name} (throughput)</span>"#);
+        let _ = write!(
+            out,
+            r#"<span><i class="swatch" style="background:{colour}"></i>{name} (throughput)</span>"#
+        );
     }
     out.push_str("</div>");
 }
@@ -354,10 +394,21 @@ fn checkers(out: &mut String, inp: &Inputs) {
         let _ = write!(
             out,
             "<h3>Liveness</h3><p>grants after the final heal: <b>{}</b>{}{}</p>",
-            escape(&l.get("grants_after_heal").map(Value::to_string).unwrap_or_else(|| "?".into())),
-            if l.get("interrupted").and_then(Value::as_bool) == Some(true) { " · the run was interrupted" } else { "" },
+            escape(
+                &l.get("grants_after_heal")
+                    .map(Value::to_string)
+                    .unwrap_or_else(|| "?".into())
+            ),
+            if l.get("interrupted").and_then(Value::as_bool) == Some(true) {
+                " · the run was interrupted"
+            } else {
+                ""
+            },
             match l.get("final_reads_missing").and_then(Value::as_array) {
-                Some(m) if !m.is_empty() => format!(" · final read missing for {}", escape(&Value::Array(m.clone()).to_string())),
+                Some(m) if !m.is_empty() => format!(
+                    " · final read missing for {}",
+                    escape(&Value::Array(m.clone()).to_string())
+                ),
                 _ => String::new(),
             }
         );
@@ -420,11 +471,19 @@ fn config(out: &mut String, inp: &Inputs) {
         ("harness version", run.pointer("/harness/version")),
         ("harness revision", run.pointer("/harness/git_revision")),
         ("image", run.get("image")),
-        ("schedule", run.get("schedule").or_else(|| run.pointer("/config/schedule"))),
+        (
+            "schedule",
+            run.get("schedule")
+                .or_else(|| run.pointer("/config/schedule")),
+        ),
     ];
     out.push_str("<dl class=\"config\">");
     for (name, v) in rows {
-        let _ = write!(out, "<dt>{name}</dt><dd><code>{}</code></dd>", escape(&text(v)));
+        let _ = write!(
+            out,
+            "<dt>{name}</dt><dd><code>{}</code></dd>",
+            escape(&text(v))
+        );
     }
     if let Some(nodes) = run.pointer("/target/nodes").and_then(Value::as_array) {
         let list: Vec<String> = nodes
@@ -435,7 +494,11 @@ fn config(out: &mut String, inp: &Inputs) {
     }
     out.push_str("</dl>");
     let pretty = serde_json::to_string_pretty(run).unwrap_or_default();
-    let _ = write!(out, "<details><summary>run.json</summary><pre>{}</pre></details></section>", escape(&pretty));
+    let _ = write!(
+        out,
+        "<details><summary>run.json</summary><pre>{}</pre></details></section>",
+        escape(&pretty)
+    );
 }
 
 fn logs(out: &mut String, inp: &Inputs) {
@@ -466,7 +529,19 @@ fn timeline_data(inp: &Inputs, by_index: &HashMap<u64, usize>) -> Value {
     let t = &inp.timeline;
     let us = |ns: i64| ns / 1000;
     let n = t.ops.len();
-    let (mut lane, mut f, mut key, mut start, mut dur, mut outcome, mut token, mut process, mut inv, mut cmp, mut extra) = (
+    let (
+        mut lane,
+        mut f,
+        mut key,
+        mut start,
+        mut dur,
+        mut outcome,
+        mut token,
+        mut process,
+        mut inv,
+        mut cmp,
+        mut extra,
+    ) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
@@ -491,7 +566,11 @@ fn timeline_data(inp: &Inputs, by_index: &HashMap<u64, usize>) -> Value {
         token.push(op.token.map(|t| t as i64).unwrap_or(-1));
         process.push(op.process);
         inv.push(op.invoke_index);
-        cmp.push(op.complete_index.map(|c| (c - op.invoke_index) as i64).unwrap_or(-1));
+        cmp.push(
+            op.complete_index
+                .map(|c| (c - op.invoke_index) as i64)
+                .unwrap_or(-1),
+        );
         let mut parts = Vec::new();
         if let Some(nd) = &op.node {
             parts.push(format!("node {nd}"));
@@ -517,6 +596,7 @@ fn timeline_data(inp: &Inputs, by_index: &HashMap<u64, usize>) -> Value {
     let h = &t.holds;
     let holds = json!({
         "l": h.iter().map(|h| h.lane).collect::<Vec<_>>(),
+        "g": h.iter().map(|h| h.grant).collect::<Vec<_>>(),
         "p": h.iter().map(|h| h.process).collect::<Vec<_>>(),
         "k": h.iter().map(|h| h.key).collect::<Vec<_>>(),
         "s": h.iter().map(|h| us(h.start_ns)).collect::<Vec<_>>(),

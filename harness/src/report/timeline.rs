@@ -74,6 +74,8 @@ pub struct TimedOp {
 /// A lock hold or a leadership.
 #[derive(Debug, Clone)]
 pub struct HoldBar {
+    /// Position in [`Timeline::ops`] of the grant that opened it.
+    pub grant: usize,
     pub lane: u32,
     pub process: u64,
     pub key: u32,
@@ -144,14 +146,6 @@ impl Timeline {
             }
         }
         Ok(b.finish())
-    }
-
-    pub fn from_ops(ops: impl IntoIterator<Item = Op>) -> Timeline {
-        let mut b = Builder::default();
-        for op in ops {
-            b.push(op);
-        }
-        b.finish()
     }
 
     /// The op whose invocation or completion has history index `index`.
@@ -263,7 +257,8 @@ impl Builder {
             if let Some(pos) = self.open_faults.remove(kind) {
                 self.t.windows[pos].end_ns = op.time;
             }
-            self.open_faults.insert(kind.to_string(), self.t.windows.len());
+            self.open_faults
+                .insert(kind.to_string(), self.t.windows.len());
             self.t.windows.push(NemesisWindow {
                 label: kind.to_string(),
                 start_ns: op.time,
@@ -312,7 +307,8 @@ impl Builder {
             e.0 = e.0.min(op.start_ns);
             e.1 = e.1.max(op.end_ns.unwrap_or(end));
         }
-        let mut order: Vec<(u64, i64, i64)> = span.into_iter().map(|(p, (s, e))| (p, s, e)).collect();
+        let mut order: Vec<(u64, i64, i64)> =
+            span.into_iter().map(|(p, (s, e))| (p, s, e)).collect();
         order.sort_by_key(|&(p, s, _)| (s, p));
         let mut lane_free_at: Vec<i64> = Vec::new();
         let mut lane_of: HashMap<u64, u32> = HashMap::new();
@@ -370,6 +366,7 @@ fn holds(t: &Timeline, valid_until: &HashMap<usize, i64>) -> Vec<HoldBar> {
                         slot,
                         OpenHold {
                             bar: HoldBar {
+                                grant: pos,
                                 lane: op.lane,
                                 process: op.process,
                                 key: op.key,
@@ -384,6 +381,7 @@ fn holds(t: &Timeline, valid_until: &HashMap<usize, i64>) -> Vec<HoldBar> {
                     );
                 }
                 (Outcome::Info | Outcome::Pending, _) => out.push(HoldBar {
+                    grant: pos,
                     lane: op.lane,
                     process: op.process,
                     key: op.key,
@@ -412,7 +410,13 @@ fn holds(t: &Timeline, valid_until: &HashMap<usize, i64>) -> Vec<HoldBar> {
                 Some(l) if l <= renewed => {
                     let mut bar = o.bar.clone();
                     bar.start_ns = renewed;
-                    let old = std::mem::replace(o, OpenHold { bar, lease_ns: Some(bound) });
+                    let old = std::mem::replace(
+                        o,
+                        OpenHold {
+                            bar,
+                            lease_ns: Some(bound),
+                        },
+                    );
                     out.push(old.close(l));
                 }
                 Some(l) => o.lease_ns = Some(l.max(bound)),
@@ -434,7 +438,12 @@ fn summarize(v: &serde_json::Value) -> String {
         serde_json::Value::Array(items) if items.len() > 8 => {
             let head: Vec<String> = items.iter().take(3).map(|i| i.to_string()).collect();
             let last = items.last().map(|i| i.to_string()).unwrap_or_default();
-            format!("[{}, ... {} more ..., {last}] ({} elements)", head.join(", "), items.len() - 4, items.len())
+            format!(
+                "[{}, ... {} more ..., {last}] ({} elements)",
+                head.join(", "),
+                items.len() - 4,
+                items.len()
+            )
         }
         other => other.to_string(),
     };
@@ -487,7 +496,11 @@ fn names_flat(v: &serde_json::Value) -> String {
     v.as_array()
         .map(|a| {
             a.iter()
-                .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| i.to_string())
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         })
@@ -505,30 +518,50 @@ mod tests {
     #[test]
     fn a_hold_runs_from_the_grant_to_the_release_invoke_or_the_lease_bound() {
         let t = read(concat!(
-            r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"acquire","key":"k"}"#, "\n",
-            r#"{"index":1,"time":10,"process":1,"type":"ok","f":"acquire","key":"k","token":7,"valid_until":50}"#, "\n",
-            r#"{"index":2,"time":20,"process":2,"type":"invoke","f":"acquire","key":"k"}"#, "\n",
-            r#"{"index":3,"time":60,"process":2,"type":"ok","f":"acquire","key":"k","token":8}"#, "\n",
-            r#"{"index":4,"time":70,"process":1,"type":"invoke","f":"release","key":"k","token":7}"#, "\n",
-            r#"{"index":5,"time":80,"process":2,"type":"invoke","f":"release","key":"k","token":8}"#, "\n",
-            r#"{"index":6,"time":90,"process":2,"type":"ok","f":"release","key":"k"}"#, "\n",
+            r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"acquire","key":"k"}"#,
+            "\n",
+            r#"{"index":1,"time":10,"process":1,"type":"ok","f":"acquire","key":"k","token":7,"valid_until":50}"#,
+            "\n",
+            r#"{"index":2,"time":20,"process":2,"type":"invoke","f":"acquire","key":"k"}"#,
+            "\n",
+            r#"{"index":3,"time":60,"process":2,"type":"ok","f":"acquire","key":"k","token":8}"#,
+            "\n",
+            r#"{"index":4,"time":70,"process":1,"type":"invoke","f":"release","key":"k","token":7}"#,
+            "\n",
+            r#"{"index":5,"time":80,"process":2,"type":"invoke","f":"release","key":"k","token":8}"#,
+            "\n",
+            r#"{"index":6,"time":90,"process":2,"type":"ok","f":"release","key":"k"}"#,
+            "\n",
         ));
-        let spans: Vec<(u64, i64, i64, Option<u64>)> =
-            t.holds.iter().map(|h| (h.process, h.start_ns, h.end_ns, h.token)).collect();
+        let spans: Vec<(u64, i64, i64, Option<u64>)> = t
+            .holds
+            .iter()
+            .map(|h| (h.process, h.start_ns, h.end_ns, h.token))
+            .collect();
         assert!(spans.contains(&(1, 10, 50, Some(7))), "{spans:?}");
         assert!(spans.contains(&(2, 60, 80, Some(8))), "{spans:?}");
-        assert_eq!(t.ops[2].outcome, Outcome::Pending, "p1's release never completed");
+        assert_eq!(
+            t.ops[2].outcome,
+            Outcome::Pending,
+            "p1's release never completed"
+        );
     }
 
     #[test]
     fn processes_that_never_overlap_share_a_lane() {
         let t = read(concat!(
-            r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"acquire","key":"k"}"#, "\n",
-            r#"{"index":1,"time":10,"process":1,"type":"invoke","f":"acquire","key":"k"}"#, "\n",
-            r#"{"index":2,"time":20,"process":0,"type":"info","f":"acquire","key":"k","error":"timeout"}"#, "\n",
-            r#"{"index":3,"time":30,"process":2,"type":"invoke","f":"acquire","key":"k"}"#, "\n",
-            r#"{"index":4,"time":40,"process":2,"type":"fail","f":"acquire","key":"k"}"#, "\n",
-            r#"{"index":5,"time":50,"process":1,"type":"ok","f":"acquire","key":"k","token":3}"#, "\n",
+            r#"{"index":0,"time":0,"process":0,"type":"invoke","f":"acquire","key":"k"}"#,
+            "\n",
+            r#"{"index":1,"time":10,"process":1,"type":"invoke","f":"acquire","key":"k"}"#,
+            "\n",
+            r#"{"index":2,"time":20,"process":0,"type":"info","f":"acquire","key":"k","error":"timeout"}"#,
+            "\n",
+            r#"{"index":3,"time":30,"process":2,"type":"invoke","f":"acquire","key":"k"}"#,
+            "\n",
+            r#"{"index":4,"time":40,"process":2,"type":"fail","f":"acquire","key":"k"}"#,
+            "\n",
+            r#"{"index":5,"time":50,"process":1,"type":"ok","f":"acquire","key":"k","token":3}"#,
+            "\n",
         ));
         assert_eq!(t.lanes.len(), 2);
         assert_eq!(t.lanes[0].processes, vec![0, 2]);
@@ -541,15 +574,23 @@ mod tests {
     #[test]
     fn nemesis_windows_close_at_their_stop_or_heal_and_name_who_they_hit() {
         let t = read(concat!(
-            r#"{"index":0,"time":5,"process":"nemesis","type":"info","f":"start-partition","value":{"sides":[["n1"],["n2","n3"]]}}"#, "\n",
-            r#"{"index":1,"time":9,"process":"nemesis","type":"info","f":"stop-partition","value":{"fault":"partition"}}"#, "\n",
-            r#"{"index":2,"time":12,"process":"nemesis","type":"info","f":"start-kill","value":{"nodes":["n2"]}}"#, "\n",
-            r#"{"index":3,"time":20,"process":"nemesis","type":"info","f":"heal"}"#, "\n",
-            r#"{"index":4,"time":30,"process":"nemesis","type":"info","f":"start-pause","error":"refused"}"#, "\n",
+            r#"{"index":0,"time":5,"process":"nemesis","type":"info","f":"start-partition","value":{"sides":[["n1"],["n2","n3"]]}}"#,
+            "\n",
+            r#"{"index":1,"time":9,"process":"nemesis","type":"info","f":"stop-partition","value":{"fault":"partition"}}"#,
+            "\n",
+            r#"{"index":2,"time":12,"process":"nemesis","type":"info","f":"start-kill","value":{"nodes":["n2"]}}"#,
+            "\n",
+            r#"{"index":3,"time":20,"process":"nemesis","type":"info","f":"heal"}"#,
+            "\n",
+            r#"{"index":4,"time":30,"process":"nemesis","type":"info","f":"start-pause","error":"refused"}"#,
+            "\n",
             "this line is not json\n",
         ));
-        let w: Vec<(&str, i64, i64, &str)> =
-            t.windows.iter().map(|w| (w.label.as_str(), w.start_ns, w.end_ns, w.detail.as_str())).collect();
+        let w: Vec<(&str, i64, i64, &str)> = t
+            .windows
+            .iter()
+            .map(|w| (w.label.as_str(), w.start_ns, w.end_ns, w.detail.as_str()))
+            .collect();
         assert_eq!(w[0], ("partition", 5, 9, "[n1] [n2 n3]"));
         assert_eq!(w[1], ("kill", 12, 20, "n2"));
         assert_eq!(w[2].0, "pause");

@@ -10,6 +10,7 @@
   var LABEL_W = 130, AXIS_H = 22, FAULT_H = 18, ROW_H = 30;
   var OP_Y = 3, OP_H = 13, HOLD_Y = 18, HOLD_H = 10;
   var TOP = AXIS_H + FAULT_H;
+  var DENSE_OP = "#94a3b8", DENSE_HOLD = "#cbd5e1";
   var nLanes = D.lanes.length;
   var E = new Float64Array(N);
   var laneOps = [], laneHolds = [], i;
@@ -31,6 +32,9 @@
   var W = 800, HEIGHT = TOP + Math.max(nLanes, 1) * ROW_H + 4;
   var view = { a: 0, b: END };
   var selected = [];
+  var isSelected = new Uint8Array(N + 1);
+  var HUES = [];
+  for (i = 0; i < 36; i++) HUES.push("hsl(" + i * 10 + ",70%,45%)");
   var pending = false;
 
   function plotW() { return Math.max(W - LABEL_W - 8, 50); }
@@ -39,7 +43,9 @@
   function secs(us, digits) { return (us / 1e6).toFixed(digits) + " s"; }
   function tokenColour(tok) {
     if (tok < 0) return "#64748b";
-    return "hsl(" + ((tok * 137.508) % 360).toFixed(0) + ",70%,45%)";
+    // Ten-degree hue steps: neighbouring tokens differ by about 140 degrees,
+    // and few distinct colours keep drawing to one path per colour.
+    return HUES[Math.round((tok * 137.508) % 360 / 10) % 36];
   }
   function niceStep(range, ticks) {
     var raw = range / ticks, mag = Math.pow(10, Math.floor(Math.log10(raw))), n = raw / mag;
@@ -57,6 +63,27 @@
     while (lo < hi) { var mid = (lo + hi) >> 1; if (E[list[mid]] < t) lo = mid + 1; else hi = mid; }
     return lo;
   }
+
+  // Rectangles snapped to whole pixels and merged with the previous one when
+  // they touch and share a colour: a zoomed-out lane becomes a few long runs
+  // instead of thousands of anti-aliased slivers.
+  function Runs() { this.paths = {}; this.col = null; this.x0 = 0; this.x1 = 0; this.y = 0; this.h = 0; }
+  Runs.prototype.add = function (col, x0, x1, y, h) {
+    x0 = Math.floor(x0); x1 = Math.max(Math.round(x1), x0 + 1);
+    if (col === this.col && y === this.y && x0 <= this.x1) { if (x1 > this.x1) this.x1 = x1; return; }
+    this.flush();
+    this.col = col; this.x0 = x0; this.x1 = x1; this.y = y; this.h = h;
+  };
+  Runs.prototype.flush = function () {
+    if (this.col === null) return;
+    (this.paths[this.col] || (this.paths[this.col] = new Path2D())).rect(this.x0, this.y, this.x1 - this.x0, this.h);
+    this.col = null;
+  };
+  Runs.prototype.fill = function () {
+    this.flush();
+    var p = this.paths;
+    Object.keys(p).forEach(function (c) { ctx.fillStyle = c; ctx.fill(p[c]); });
+  };
 
   function resize() {
     W = wrap.clientWidth || 800;
@@ -104,40 +131,58 @@
       ctx.fillText(label, x0 + 4, AXIS_H + FAULT_H / 2); ctx.restore();
     });
     ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, 0, W - LABEL_W, HEIGHT); ctx.clip();
-    // Holds and leaderships, coloured by token.
+    // Holds and leaderships, coloured by token: one path per colour, and a
+    // hold narrower than a pixel only where its pixel is still empty.
     ctx.font = "bold 9px system-ui, sans-serif"; ctx.textBaseline = "middle";
+    var holdRuns = new Runs(), holdLabels = [], uncertain = [], selHolds = [];
     for (l = 0; l < nLanes; l++) {
       var hs = laneHolds[l], y = TOP + l * ROW_H + HOLD_Y;
       for (k = 0; k < hs.length; k++) {
         var h = hs[k];
         if (H.e[h] < a || H.s[h] > b) continue;
-        var hx0 = xOf(H.s[h]), hx1 = Math.max(xOf(H.e[h]), hx0 + 1.5), col = tokenColour(H.t[h]);
-        if (H.c[h]) { ctx.fillStyle = col; ctx.fillRect(hx0, y, hx1 - hx0, HOLD_H); }
-        else {
-          ctx.globalAlpha = 0.25; ctx.fillStyle = col; ctx.fillRect(hx0, y, hx1 - hx0, HOLD_H); ctx.globalAlpha = 1;
-          ctx.strokeStyle = col; ctx.setLineDash([3, 2]); ctx.strokeRect(hx0 + 0.5, y + 0.5, hx1 - hx0 - 1, HOLD_H - 1); ctx.setLineDash([]);
+        var hx0 = xOf(H.s[h]), hx1 = xOf(H.e[h]);
+        if (hx1 - hx0 < 1.5 && H.c[h]) {
+          // Narrower than a pixel: its token colour could not be told apart.
+          holdRuns.add(DENSE_HOLD, hx0, hx1, y, HOLD_H);
+          continue;
         }
-        if (hx1 - hx0 > 34 && H.t[h] >= 0) {
-          ctx.fillStyle = H.c[h] ? "#fff" : "#111";
-          var tx = Math.max(hx0, LABEL_W) + 3;
-          ctx.fillText((H.ld[h] ? "term " : "t") + H.t[h], tx, y + HOLD_H / 2 + 0.5);
-        }
+        if (H.c[h]) holdRuns.add(tokenColour(H.t[h]), hx0, hx1, y, HOLD_H);
+        else uncertain.push(h, hx0, hx1, y);
+        if (isSelected[H.g[h]]) selHolds.push(hx0, hx1, y);
+        if (hx1 - hx0 > 34 && H.t[h] >= 0) holdLabels.push(h, hx0, y);
       }
     }
-    // Operations: one path per colour; an op narrower than a pixel is drawn
-    // only if its pixel is still empty (failed and unknown ops always are).
-    var fills = {}, strokes = { fail: new Path2D(), info: new Path2D() }, labels = [];
-    function add(col, x, y, w, hh) { (fills[col] || (fills[col] = new Path2D())).rect(x, y, w, hh); }
+    holdRuns.fill();
+    ctx.setLineDash([3, 2]);
+    for (k = 0; k < uncertain.length; k += 4) {
+      var uh = uncertain[k], ux0 = uncertain[k + 1], ux1 = uncertain[k + 2], uy = uncertain[k + 3];
+      var ucol = tokenColour(H.t[uh]);
+      ctx.globalAlpha = 0.25; ctx.fillStyle = ucol; ctx.fillRect(ux0, uy, ux1 - ux0, HOLD_H); ctx.globalAlpha = 1;
+      ctx.strokeStyle = ucol; ctx.strokeRect(ux0 + 0.5, uy + 0.5, ux1 - ux0 - 1, HOLD_H - 1);
+    }
+    ctx.setLineDash([]);
+    ctx.lineWidth = 2.5; ctx.strokeStyle = "#111";
+    for (k = 0; k < selHolds.length; k += 3) ctx.strokeRect(selHolds[k] - 1, selHolds[k + 2] - 1, selHolds[k + 1] - selHolds[k] + 2, HOLD_H + 2);
+    ctx.lineWidth = 1;
+    for (k = 0; k < holdLabels.length; k += 3) {
+      var lh = holdLabels[k];
+      ctx.fillStyle = H.c[lh] ? "#fff" : "#111";
+      ctx.fillText((H.ld[lh] ? "term " : "t") + H.t[lh], Math.max(holdLabels[k + 1], LABEL_W) + 3, holdLabels[k + 2] + HOLD_H / 2 + 0.5);
+    }
+    // Operations: runs of one colour each, see Runs.
+    var runs = new Runs(), strokes = { fail: new Path2D(), info: new Path2D() }, labels = [];
+    function add(col, x, y, w, hh) { runs.add(col, x, x + w, y, hh); }
     for (l = 0; l < nLanes; l++) {
-      var ops = laneOps[l], oy = TOP + l * ROW_H + OP_Y, lastPx = -1;
+      var ops = laneOps[l], oy = TOP + l * ROW_H + OP_Y;
       for (k = firstEndingAfter(ops, a); k < ops.length; k++) {
         var o = ops[k];
         if (O.s[o] > b) break;
         var x0 = xOf(O.s[o]), x1 = xOf(E[o]), wd = x1 - x0, oc = O.o[o];
         if (wd < 1.5) {
-          var px = Math.floor(x0);
-          if (oc === 0 && px === lastPx) continue;
-          lastPx = px; wd = 1.5;
+          // Several ops per pixel: successful ones merge into a neutral
+          // "busy" run; failed and unknown ones still show in their colour.
+          if (oc === 0) { runs.add(DENSE_OP, x0, x1, oy, OP_H); continue; }
+          wd = 1.5;
         }
         if (oc === 0) add(D.fcol[O.f[o]], x0, oy, wd, OP_H);
         else if (oc === 1) {
@@ -150,7 +195,7 @@
         if (wd > 46) labels.push(o, x0, oy);
       }
     }
-    Object.keys(fills).forEach(function (c) { ctx.fillStyle = c; ctx.fill(fills[c]); });
+    runs.fill();
     ctx.lineWidth = 1.5;
     ctx.strokeStyle = "#dc2626"; ctx.stroke(strokes.fail);
     ctx.setLineDash([3, 2]); ctx.strokeStyle = "#b45309"; ctx.stroke(strokes.info); ctx.setLineDash([]);
@@ -177,8 +222,8 @@
   // Selected ops get DOM markers over the canvas: easy to see and to test.
   function markers() {
     while (overlay.firstChild) overlay.removeChild(overlay.firstChild);
-    var shown = 0;
-    selected.forEach(function (o) {
+    var shown = 0, labelEnd = {};
+    selected.slice().sort(function (p, q) { return O.s[p] - O.s[q]; }).forEach(function (o) {
       if (E[o] < view.a || O.s[o] > view.b) return;
       var x0 = Math.max(xOf(O.s[o]), LABEL_W), x1 = Math.min(Math.max(xOf(E[o]), x0 + 2), W);
       var m = document.createElement("div");
@@ -188,6 +233,10 @@
       m.style.top = (TOP + O.l[o] * ROW_H + OP_Y - 4) + "px"; m.style.height = (OP_H + 8) + "px";
       var s = document.createElement("span");
       s.textContent = "#" + O.i[o] + " p" + O.p[o] + " " + D.fs[O.f[o]];
+      // A label that would cover its neighbour's goes below the op instead.
+      var lane = O.l[o], width = s.textContent.length * 7 + 8;
+      if (labelEnd[lane] !== undefined && x0 - 4 < labelEnd[lane]) s.style.top = (OP_H + 7) + "px";
+      else labelEnd[lane] = x0 - 4 + width;
       m.appendChild(s);
       overlay.appendChild(m);
       shown++;
@@ -239,7 +288,9 @@
   }
 
   function select(ops, scroll) {
+    selected.forEach(function (o) { isSelected[o] = 0; });
     selected = ops.filter(function (o) { return o >= 0 && o < N; });
+    selected.forEach(function (o) { isSelected[o] = 1; });
     Array.prototype.forEach.call(document.querySelectorAll("tr.op-row"), function (r) {
       r.classList.toggle("hl", selected.indexOf(+r.dataset.op) >= 0);
     });
@@ -323,7 +374,6 @@
       view.a = mid - half; view.b = mid + half;
     }
     view.a = saved.a; view.b = saved.b; draw();
-    document.body.dataset.redrawMaxMs = Math.round(Math.max.apply(null, times));
-    document.body.dataset.redrawAvgMs = (times.reduce(function (x, y) { return x + y; }, 0) / times.length).toFixed(1);
+    document.body.dataset.redrawMs = times.map(function (x) { return x.toFixed(1); }).join(" ");
   }
 })();
