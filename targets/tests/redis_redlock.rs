@@ -94,6 +94,29 @@ async fn a_second_acquirer_is_refused_until_the_validity_runs_out() {
         .await
         .completion;
     assert_eq!(late.kind, OpType::Fail, "{late:?}");
+    assert!(late.error.is_some_and(|e| e.contains("validity ran out")));
+}
+
+#[tokio::test]
+async fn a_renewal_within_the_validity_keeps_the_lock_past_the_first_ttl() {
+    let redlock = five(WriteMode::Unguarded).await;
+    let clock = HistoryClock::start();
+    let mut p0 = redlock.client(0, &config()).await;
+    let mut p1 = redlock.client(1, &config()).await;
+    let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let renewed = ok(p0.as_mut(), &clock, inv(F::Renew, "k", None, None)).await;
+    assert!(renewed.valid_until > first.valid_until);
+    assert_eq!(renewed.node.as_deref(), Some("n1,n2,n3,n4,n5"));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let refused = run(p1.as_mut(), &clock, inv(F::Acquire, "k", None, None))
+        .await
+        .completion;
+    assert_eq!(
+        refused.kind,
+        OpType::Fail,
+        "held after renewal: {refused:?}"
+    );
 }
 
 #[tokio::test]

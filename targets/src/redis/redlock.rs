@@ -10,8 +10,9 @@
 //! lock if a quorum (N/2+1) granted and the validity, TTL minus the time the
 //! round took minus the drift allowance ([`redlock_drift_ms`]: 1 % of the TTL
 //! plus 2 ms), is positive. Otherwise it releases on every node. Renewal is
-//! the same round with a compare-on-value `PEXPIRE`, under the same rule;
-//! release is a compare-on-value `DEL` on every node.
+//! the same round with a compare-on-value `PEXPIRE`, under the same rule,
+//! and only while the previous validity lasts; release is a
+//! compare-on-value `DEL` on every node.
 //!
 //! The history's `valid_until` is the round's invoke time plus the validity,
 //! and a grant's `node` lists the nodes that granted it, so a report can show
@@ -184,8 +185,8 @@ pub struct RedlockClient {
     cfg: ClientConfig,
     per_node: Duration,
     write_mode: WriteMode,
-    /// Per lock, the value of this process's grant.
-    holds: HashMap<String, String>,
+    /// Per lock, the value of this process's grant and its validity bound.
+    holds: HashMap<String, Hold>,
     bases: HashMap<String, Vec<Value>>,
 }
 
@@ -200,6 +201,12 @@ impl std::fmt::Debug for RedlockClient {
             .field("holds", &self.holds)
             .finish_non_exhaustive()
     }
+}
+
+#[derive(Debug, Clone)]
+struct Hold {
+    value: String,
+    valid_until_ns: i64,
 }
 
 /// How one node answered in a round.
@@ -271,9 +278,16 @@ impl RedlockClient {
         let validity_ns = self.validity_ns(started.elapsed());
         let granted = answers.iter().filter(|a| matches!(a, Ok(true))).count();
         if granted >= self.quorum() && validity_ns > 0 {
-            self.holds.insert(key.to_string(), value);
+            let valid_until_ns = invoked_at_ns.saturating_add(validity_ns);
+            self.holds.insert(
+                key.to_string(),
+                Hold {
+                    value,
+                    valid_until_ns,
+                },
+            );
             return Completion {
-                valid_until: Some(invoked_at_ns.saturating_add(validity_ns)),
+                valid_until: Some(valid_until_ns),
                 node: Some(self.names_where(&answers, true)),
                 ..Completion::ok()
             };
@@ -313,19 +327,32 @@ impl RedlockClient {
     }
 
     async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let Some(value) = self.holds.get(key).cloned() else {
+        let Some(hold) = self.holds.get(key).cloned() else {
             return Completion::fail(format!(
                 "failed to renew {key}: this process holds no lock on it"
             ));
         };
         let started = Instant::now();
         let invoked_at_ns = clock.ns_at(started);
-        let answers = self.extend_round(key, &value).await;
+        // Redlock extends a lock only within its validity: after it, another
+        // client may have held a majority in between.
+        if invoked_at_ns >= hold.valid_until_ns {
+            self.holds.remove(key);
+            return Completion::fail(format!(
+                "failed to renew {key}: its validity ran out {} ms ago",
+                (invoked_at_ns - hold.valid_until_ns) / 1_000_000
+            ));
+        }
+        let answers = self.extend_round(key, &hold.value).await;
         let validity_ns = self.validity_ns(started.elapsed());
         let extended = answers.iter().filter(|a| matches!(a, Ok(true))).count();
         if extended >= self.quorum() && validity_ns > 0 {
+            let valid_until_ns = invoked_at_ns.saturating_add(validity_ns);
+            if let Some(held) = self.holds.get_mut(key) {
+                held.valid_until_ns = valid_until_ns;
+            }
             return Completion {
-                valid_until: Some(invoked_at_ns.saturating_add(validity_ns)),
+                valid_until: Some(valid_until_ns),
                 node: Some(self.names_where(&answers, true)),
                 ..Completion::ok()
             };
@@ -342,12 +369,12 @@ impl RedlockClient {
     }
 
     async fn release(&mut self, key: &str) -> Completion {
-        let Some(value) = self.holds.remove(key) else {
+        let Some(hold) = self.holds.remove(key) else {
             return Completion::fail(format!(
                 "failed to release {key}: this process holds no lock on it"
             ));
         };
-        let answers = self.release_round(key, &value).await;
+        let answers = self.release_round(key, &hold.value).await;
         let unanswered = answers.iter().filter(|a| a.is_err()).count();
         if unanswered < self.quorum() {
             Completion::ok()
@@ -441,8 +468,8 @@ impl Client for RedlockClient {
     }
 
     async fn close(&mut self) {
-        let holds: Vec<(String, String)> = self.holds.drain().collect();
-        for (key, value) in holds {
+        let holds: Vec<(String, Hold)> = self.holds.drain().collect();
+        for (key, Hold { value, .. }) in holds {
             // Best effort: an unreleased lock expires after its TTL.
             self.release_round(&key, &value).await;
         }

@@ -35,6 +35,16 @@ impl<T: Target> LocalRedis<T> {
     /// Starts `size` nodes of the target `make` builds for a loopback layout,
     /// and waits until every one answers a probe.
     pub async fn start(size: u8, make: impl FnOnce(RedisLayout) -> T) -> Self {
+        Self::start_with_env(size, make, |_, _| Vec::new()).await
+    }
+
+    /// As [`LocalRedis::start`], with extra environment for each node's
+    /// service, given the node and the cluster's temporary directory.
+    pub async fn start_with_env(
+        size: u8,
+        make: impl FnOnce(RedisLayout) -> T,
+        env: impl Fn(&NodeAddr, &std::path::Path) -> Vec<(String, String)>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let nodes: Vec<NodeAddr> = (1..=size)
             .map(|i| NodeAddr {
@@ -45,7 +55,14 @@ impl<T: Target> LocalRedis<T> {
         let (port, sentinel_port) = free_ports(&nodes);
         let layout = RedisLayout::loopback(port, sentinel_port, dir.path());
         let target = make(layout.clone());
-        let commands = nodes.iter().map(|n| target.service(n, &nodes)).collect();
+        let commands = nodes
+            .iter()
+            .map(|n| {
+                let mut cmd = target.service(n, &nodes);
+                cmd.env.extend(env(n, dir.path()));
+                cmd
+            })
+            .collect();
         let mut cluster = LocalRedis {
             target,
             nodes,
