@@ -95,7 +95,9 @@
 //! therefore refuses a clock fault on etcd with a plain message and records
 //! the refusal; skewing Go services needs the vDSO itself patched per process
 //! (a later issue). glibc's own internal clock reads (`pthread_cond_timedwait`
-//! deadlines, for example) are not interposed either.
+//! deadlines, for example) are not interposed either, and kernel waits
+//! (`nanosleep`, `epoll_wait` timeouts, timerfds) keep real durations: a rate
+//! changes what a process reads, not how long the kernel makes it wait.
 
 use thiserror::Error;
 
