@@ -11,11 +11,12 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
+use splitbrain_docker::clock as docker_clock;
 use splitbrain_docker::selector::NodeSelector;
 use splitbrain_docker::topology::{self, Topology as Cut};
 use splitbrain_docker::Cluster;
 use splitbrain_targets::target::{NodeAddr, Target};
-use splitbrain_workloads::schedule::{Topology, Victims};
+use splitbrain_workloads::schedule::{ClockMode, Topology, Victims};
 use splitbrain_workloads::{FaultKind, FaultPlan};
 
 use crate::recorder::Recorder;
@@ -25,6 +26,8 @@ use crate::worker::Clients;
 const PRIMARIES_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct Nemesis {
+    /// Nodes run their service under the clock shim.
+    clock_installed: bool,
     cluster: Arc<Cluster>,
     target: Arc<dyn Target>,
     nodes: Vec<NodeAddr>,
@@ -39,6 +42,7 @@ enum Active {
     Kill(Vec<String>),
     Pause(Vec<String>),
     Packet(Vec<String>),
+    Clock(Vec<String>),
     ClientPause,
     /// The fault could not be applied; nothing to undo.
     Refused(FaultKind),
@@ -51,6 +55,7 @@ impl Active {
             Active::Kill(_) => FaultKind::Kill,
             Active::Pause(_) => FaultKind::Pause,
             Active::Packet(_) => FaultKind::Packet,
+            Active::Clock(_) => FaultKind::Clock,
             Active::ClientPause => FaultKind::ClientPause,
             Active::Refused(kind) => *kind,
         }
@@ -59,6 +64,7 @@ impl Active {
 
 impl Nemesis {
     pub fn new(
+        clock_installed: bool,
         cluster: Arc<Cluster>,
         target: Arc<dyn Target>,
         nodes: Vec<NodeAddr>,
@@ -66,6 +72,7 @@ impl Nemesis {
         clients: Arc<Clients>,
     ) -> Nemesis {
         Nemesis {
+            clock_installed,
             cluster,
             target,
             nodes,
@@ -87,6 +94,7 @@ impl Nemesis {
             Some(Active::Kill(n)) => format!("kill {}", n.join(",")),
             Some(Active::Pause(n)) => format!("pause {}", n.join(",")),
             Some(Active::Packet(n)) => format!("packet {}", n.join(",")),
+            Some(Active::Clock(n)) => format!("clock {}", n.join(",")),
             Some(a) => a.kind().to_string(),
         }
     }
@@ -217,12 +225,40 @@ impl Nemesis {
                 }
                 Ok(Active::Pause(chosen))
             }
-            FaultPlan::Clock { .. } => Err(self.target.clock_refusal().unwrap_or_else(|| {
-                format!(
-                    "refused: target {} does not support clock faults",
-                    self.target.name()
-                )
-            })),
+            FaultPlan::Clock {
+                victims,
+                clock,
+                seed,
+            } => {
+                if !self.clock_installed {
+                    return Err(self.target.clock_refusal().unwrap_or_else(|| {
+                        format!(
+                            "refused: target {} does not support clock faults",
+                            self.target.name()
+                        )
+                    }));
+                }
+                let chosen = self
+                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
+                    .await?;
+                value["nodes"] = json!(chosen);
+                value["mechanism"] = json!("ld-preload shim");
+                for node in &chosen {
+                    let outcome = match clock {
+                        ClockMode::Bump { delta_ms } => {
+                            docker_clock::bump(cluster, node, delta_ms).await
+                        }
+                        ClockMode::Strobe {
+                            delta_ms,
+                            period_ms,
+                        } => docker_clock::strobe(cluster, node, delta_ms, period_ms as i64).await,
+                        ClockMode::Rate { rate } => docker_clock::rate(cluster, node, rate).await,
+                    }
+                    .map_err(|e| e.to_string())?;
+                    value["verified_pids"][node.as_str()] = json!(outcome.verified_pids);
+                }
+                Ok(Active::Clock(chosen))
+            }
             FaultPlan::Packet {
                 victims,
                 delay_ms,
@@ -321,6 +357,13 @@ impl Nemesis {
                     }
                 }
             }
+            Active::Clock(nodes) => {
+                for node in nodes {
+                    if let Err(e) = docker_clock::heal(cluster, node).await {
+                        errors.push(e.to_string());
+                    }
+                }
+            }
             Active::ClientPause | Active::Refused(_) => {}
         }
         if errors.is_empty() {
@@ -345,6 +388,11 @@ impl Nemesis {
             }
             if let Err(e) = cluster.resume_service(&node).await {
                 errors.push(e.to_string());
+            }
+            if self.clock_installed {
+                if let Err(e) = docker_clock::heal(cluster, &node).await {
+                    errors.push(e.to_string());
+                }
             }
             match cluster.is_running(&node).await {
                 Ok(true) => {}

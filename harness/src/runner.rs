@@ -18,7 +18,7 @@ use splitbrain_checkers::verdict::Validity;
 use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 use splitbrain_targets::client::{ClientConfig, Invocation};
 use splitbrain_targets::target::{NodeAddr, Target};
-use splitbrain_workloads::{FaultSchedule, ScheduleConfig, WorkloadConfig};
+use splitbrain_workloads::{FaultKind, FaultSchedule, ScheduleConfig, WorkloadConfig};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -104,6 +104,13 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
         match deployed {
             Err(e) => Err(e),
             Ok((cluster, nodes)) => {
+                meta["clock_faults"] = if clock_skew_enabled(&args, target.as_ref()) {
+                    json!({ "mechanism": "ld-preload shim (clockshim), state written by clockctl", "nodes": nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>() })
+                } else if args.nemesis.0.contains(&FaultKind::Clock) {
+                    json!({ "mechanism": null, "refused": target.clock_refusal().unwrap_or_else(|| "the target does not support clock faults".to_string()) })
+                } else {
+                    json!(null)
+                };
                 meta["target"] = json!({
                     "name": target.name(),
                     "version": target_version(&cluster, target.as_ref()).await,
@@ -187,9 +194,17 @@ async fn deploy(
                 })?;
         }
     }
+    let clock = clock_skew_enabled(args, target);
     for node in &nodes {
+        let mut spec = service_spec(target, node, &nodes);
+        if clock {
+            splitbrain_docker::clock::install(&cluster, &node.name)
+                .await
+                .with_context(|| format!("failed to install the clock shim on {}", node.name))?;
+            splitbrain_docker::clock::add_preload(&mut spec);
+        }
         cluster
-            .start_service(&node.name, &service_spec(target, node, &nodes))
+            .start_service(&node.name, &spec)
             .await
             .with_context(|| format!("failed to start the service on {}", node.name))?;
     }
@@ -212,6 +227,12 @@ async fn deploy(
     }
     tracing::info!("cluster ready in {} ms", started.elapsed().as_millis());
     Ok((cluster, nodes))
+}
+
+/// Whether nodes start under the clock shim: only when a clock fault is
+/// scheduled and the target reads time where the shim can reach it.
+pub fn clock_skew_enabled(args: &RunArgs, target: &dyn Target) -> bool {
+    args.nemesis.0.contains(&FaultKind::Clock) && target.as_clock_skew().is_some()
 }
 
 pub fn service_spec(target: &dyn Target, node: &NodeAddr, nodes: &[NodeAddr]) -> ServiceSpec {
@@ -304,6 +325,7 @@ async fn phases(
         recorder.clone(),
     ));
     let mut nemesis = Nemesis::new(
+        clock_skew_enabled(args, target.as_ref()),
         cluster.clone(),
         target.clone(),
         nodes.clone(),
