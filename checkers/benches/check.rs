@@ -8,7 +8,8 @@
 //! other processes put on the machine.
 //!
 //! Sizes default to 1M and 10M events; `SPLITBRAIN_BENCH_EVENTS=1000000`
-//! (comma-separated) picks others.
+//! (comma-separated) picks others. With `SPLITBRAIN_BENCH_DIR=DIR` the
+//! histories are written there and kept (to time `splitbrain check` on them).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -190,9 +191,11 @@ fn sizes() -> Vec<u64> {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let kept = std::env::var_os("SPLITBRAIN_BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
     for requested in sizes() {
-        let path = dir.path().join(format!("history-{requested}.jsonl"));
+        let path = dir.join(format!("history-{requested}.jsonl"));
         let events = generate(&path, requested).expect("history written");
         let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
 
@@ -242,7 +245,9 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(read_and_check(black_box(&path))))
         });
         group.finish();
-        let _ = std::fs::remove_file(&path);
+        if kept.is_none() {
+            let _ = std::fs::remove_file(&path);
+        }
     }
 }
 

@@ -191,8 +191,13 @@ fn cut_blocks<R: Read>(mut reader: R, parsers: &[mpsc::SyncSender<Block>]) {
         turn += 1;
         ok
     };
-    let mut buf: Vec<u8> = Vec::new();
+    let block = BLOCK_BYTES as usize;
+    let mut buf: Vec<u8> = Vec::with_capacity(block);
     loop {
+        // Room for a whole block up front: letting read_to_end grow the
+        // buffer would copy it over and over. Only a line longer than a block
+        // grows it, once per block read.
+        buf.reserve(block);
         let start = buf.len();
         let read = (&mut reader).take(BLOCK_BYTES).read_to_end(&mut buf);
         let n = match read {
@@ -213,10 +218,12 @@ fn cut_blocks<R: Read>(mut reader: R, parsers: &[mpsc::SyncSender<Block>]) {
         }
         match buf[start..].iter().rposition(|&b| b == b'\n') {
             Some(pos) => {
-                let rest = buf.split_off(start + pos + 1);
-                let block = std::mem::replace(&mut buf, rest);
+                let cut = start + pos + 1;
+                let mut next = Vec::with_capacity(block + (buf.len() - cut));
+                next.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
                 if !send(Block::Lines {
-                    data: block,
+                    data: std::mem::replace(&mut buf, next),
                     unterminated: false,
                 }) {
                     return;
