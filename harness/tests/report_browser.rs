@@ -104,6 +104,12 @@ async fn report_of_a_run_with_an_anomaly_shows_banner_anomaly_and_its_ops_highli
     let dir = tempfile::tempdir().unwrap();
     write_run(dir.path(), &Options::small());
     let report = write_report(dir.path());
+    // Kept for people to open.
+    std::fs::copy(
+        &report,
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-small.html"),
+    )
+    .unwrap();
     let (dom, _) = run_chromium(&["--dump-dom"], &file_url(&report, "")).await;
 
     assert!(
@@ -234,5 +240,8 @@ async fn a_100k_op_report_opens_in_under_3_seconds_and_redraws_quickly() {
     assert!(ready_ms < 3000, "the report took {ready_ms} ms to open");
     // Zooming and panning redraw on each event. The median is the steady
     // cost; single frames on a loaded machine are left out of the bound.
-    assert!(redraw_median < 100.0, "redraws take {redraw_median} ms (median)");
+    assert!(
+        redraw_median < 100.0,
+        "redraws take {redraw_median} ms (median)"
+    );
 }

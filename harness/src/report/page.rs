@@ -19,6 +19,9 @@ const SCRIPT: &str = include_str!("assets/timeline.js");
 const MAX_CARDS: usize = 50;
 /// Possible overlaps shown.
 const MAX_POSSIBLE: usize = 20;
+/// Ops handed to the timeline script (about 45 bytes each in the page); a
+/// longer history is drawn up to here and says so.
+const MAX_DRAWN_OPS: usize = 2_000_000;
 
 pub fn render(inp: &Inputs) -> String {
     let t = &inp.timeline;
@@ -314,7 +317,15 @@ fn anomaly_card(
 }
 
 fn timeline_section(out: &mut String, t: &Timeline) {
-    out.push_str(r#"<section id="timeline"><h2>Timeline</h2><div class="toolbar"><button id="tl-fit">Whole run</button><button id="tl-in">Zoom in</button><button id="tl-out">Zoom out</button><button id="tl-sel">Selected ops</button><span id="tl-range" class="range"></span><span class="hint">wheel: zoom · drag: pan · click an op: details</span></div><div class="legend">"#);
+    out.push_str(r#"<section id="timeline"><h2>Timeline</h2>"#);
+    if t.ops.len() > MAX_DRAWN_OPS {
+        let _ = write!(
+            out,
+            "<p class=\"notes\">The timeline draws the first {MAX_DRAWN_OPS} of {} operations; the charts and tables cover all of them.</p>",
+            t.ops.len()
+        );
+    }
+    out.push_str(r#"<div class="toolbar"><button id="tl-fit">Whole run</button><button id="tl-in">Zoom in</button><button id="tl-out">Zoom out</button><button id="tl-sel">Selected ops</button><span id="tl-range" class="range"></span><span class="hint">wheel: zoom · drag: pan · click an op: details</span></div><div class="legend">"#);
     let mut fs: Vec<&str> = t.fs.iter().map(String::as_str).collect();
     fs.sort();
     for f in fs {
@@ -509,7 +520,13 @@ fn logs(out: &mut String, inp: &Inputs) {
     for l in &inp.logs {
         let _ = write!(
             out,
-            "<details class=\"log\"><summary><code>{}</code> — last {}{}</summary><pre>",
+            "<details class=\"log\"{}><summary><code>{}</code> — last {}{}</summary><pre>",
+            // Node logs open: they are what a reader looks at next to the anomaly.
+            if l.name.starts_with(crate::store::NODES_DIR) {
+                " open"
+            } else {
+                ""
+            },
             escape(&l.name),
             plural(l.lines.len(), "line", "lines"),
             if l.truncated { " (tail)" } else { "" }
@@ -556,7 +573,7 @@ fn timeline_data(inp: &Inputs, by_index: &HashMap<u64, usize>) -> Value {
     );
     let mut extras: Vec<String> = vec![String::new()];
     let mut extra_ids: HashMap<String, usize> = HashMap::new();
-    for op in &t.ops {
+    for op in t.ops.iter().take(MAX_DRAWN_OPS) {
         lane.push(op.lane);
         f.push(op.f);
         key.push(op.key);
