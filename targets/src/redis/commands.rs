@@ -4,15 +4,19 @@
 //! None of the scripts can raise an error after its first write, so an error
 //! reply from any of them means it changed nothing (see [`super::outcome`]).
 
+use std::future::Future;
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionLike;
-use redis::Script;
+use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::{RedisResult, Script};
 use serde_json::Value;
 
 use super::outcome::{within, Failure};
 use super::{counter_key, fence_key, lock_key, resource_key};
+
+/// Below this, a request refused once is not worth sending again.
+const MIN_RETRY_TIME: Duration = Duration::from_millis(1);
 
 /// Grants the lock if free and takes the next token in the same atomic step.
 /// Replies the token, or nil when the lock is held.
@@ -62,81 +66,126 @@ return 1",
     )
 });
 
+/// Sends the request `request` builds on `conn`, bounded by `limit`. A
+/// refused connection proves nothing was sent, so the request is sent once
+/// more within what is left of `limit`: the connection manager answers the
+/// first request after a restart with the failure of the reconnection that
+/// the previous request triggered while the server was down.
+async fn send<T, Fut>(
+    conn: &ConnectionManager,
+    what: &str,
+    limit: Duration,
+    request: impl Fn(ConnectionManager) -> Fut,
+) -> Result<T, Failure>
+where
+    Fut: Future<Output = RedisResult<T>>,
+{
+    let started = Instant::now();
+    match tokio::time::timeout(limit, request(conn.clone())).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) if e.is_connection_refusal() => {
+            let left = limit.saturating_sub(started.elapsed());
+            if left < MIN_RETRY_TIME {
+                return Err(Failure::from_redis(what, &e));
+            }
+            within(what, left, request(conn.clone())).await
+        }
+        Ok(Err(e)) => Err(Failure::from_redis(what, &e)),
+        Err(_) => Err(Failure::timed_out(what, limit)),
+    }
+}
+
 /// Grants lock `key` with `value` for `ttl_ms` and takes a token from its
 /// counter; `None` when someone holds it.
-pub(crate) async fn grant_with_token<C: ConnectionLike>(
-    conn: &mut C,
+pub(crate) async fn grant_with_token(
+    conn: &ConnectionManager,
     key: &str,
     value: &str,
     ttl_ms: u64,
     limit: Duration,
 ) -> Result<Option<u64>, Failure> {
-    let mut invocation = GRANT_WITH_TOKEN.prepare_invoke();
-    invocation
-        .key(lock_key(key))
-        .key(counter_key(key))
-        .arg(value)
-        .arg(ttl_ms);
-    within("grant the lock", limit, invocation.invoke_async(conn)).await
+    send(conn, "grant the lock", limit, |mut conn| async move {
+        let mut invocation = GRANT_WITH_TOKEN.prepare_invoke();
+        invocation
+            .key(lock_key(key))
+            .key(counter_key(key))
+            .arg(value)
+            .arg(ttl_ms);
+        invocation.invoke_async(&mut conn).await
+    })
+    .await
 }
 
 /// Plain `SET NX PX`, as Redlock sends to each node; whether it was granted.
-pub(crate) async fn grant<C: ConnectionLike>(
-    conn: &mut C,
+pub(crate) async fn grant(
+    conn: &ConnectionManager,
     key: &str,
     value: &str,
     ttl_ms: u64,
     limit: Duration,
 ) -> Result<bool, Failure> {
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(lock_key(key))
-        .arg(value)
-        .arg("NX")
-        .arg("PX")
-        .arg(ttl_ms);
-    let reply: Option<String> = within("grant the lock", limit, cmd.query_async(conn)).await?;
+    let reply: Option<String> = send(conn, "grant the lock", limit, |mut conn| async move {
+        redis::cmd("SET")
+            .arg(lock_key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms)
+            .query_async(&mut conn)
+            .await
+    })
+    .await?;
     Ok(reply.is_some())
 }
 
 /// Deletes lock `key` if it holds `value`; whether it did.
-pub(crate) async fn release<C: ConnectionLike>(
-    conn: &mut C,
+pub(crate) async fn release(
+    conn: &ConnectionManager,
     key: &str,
     value: &str,
     limit: Duration,
 ) -> Result<bool, Failure> {
-    let mut invocation = RELEASE.prepare_invoke();
-    invocation.key(lock_key(key)).arg(value);
-    let deleted: u64 = within("release the lock", limit, invocation.invoke_async(conn)).await?;
+    let deleted: u64 = send(conn, "release the lock", limit, |mut conn| async move {
+        let mut invocation = RELEASE.prepare_invoke();
+        invocation.key(lock_key(key)).arg(value);
+        invocation.invoke_async(&mut conn).await
+    })
+    .await?;
     Ok(deleted == 1)
 }
 
 /// Sets lock `key`'s TTL to `ttl_ms` if it holds `value`; whether it did.
-pub(crate) async fn extend<C: ConnectionLike>(
-    conn: &mut C,
+pub(crate) async fn extend(
+    conn: &ConnectionManager,
     key: &str,
     value: &str,
     ttl_ms: u64,
     limit: Duration,
 ) -> Result<bool, Failure> {
-    let mut invocation = EXTEND.prepare_invoke();
-    invocation.key(lock_key(key)).arg(value).arg(ttl_ms);
-    let extended: u64 = within("renew the lock", limit, invocation.invoke_async(conn)).await?;
+    let extended: u64 = send(conn, "renew the lock", limit, |mut conn| async move {
+        let mut invocation = EXTEND.prepare_invoke();
+        invocation.key(lock_key(key)).arg(value).arg(ttl_ms);
+        invocation.invoke_async(&mut conn).await
+    })
+    .await?;
     Ok(extended == 1)
 }
 
 /// The resource's list (empty when the key does not exist). Every failure
 /// is a refusal: a read changes nothing.
-pub(crate) async fn read_resource<C: ConnectionLike>(
-    conn: &mut C,
+pub(crate) async fn read_resource(
+    conn: &ConnectionManager,
     key: &str,
     limit: Duration,
 ) -> Result<Vec<Value>, String> {
-    let mut cmd = redis::cmd("GET");
-    cmd.arg(resource_key(key));
-    let raw: Option<String> = within("read the resource", limit, cmd.query_async(conn))
-        .await
-        .map_err(|f| f.message().to_string())?;
+    let raw: Option<String> = send(conn, "read the resource", limit, |mut conn| async move {
+        redis::cmd("GET")
+            .arg(resource_key(key))
+            .query_async(&mut conn)
+            .await
+    })
+    .await
+    .map_err(|f| f.message().to_string())?;
     match raw {
         None => Ok(Vec::new()),
         Some(text) => serde_json::from_str::<Vec<Value>>(&text).map_err(|e| {
@@ -146,34 +195,42 @@ pub(crate) async fn read_resource<C: ConnectionLike>(
 }
 
 /// Replaces the resource with `body`, unconditionally.
-pub(crate) async fn write_unguarded<C: ConnectionLike>(
-    conn: &mut C,
+pub(crate) async fn write_unguarded(
+    conn: &ConnectionManager,
     key: &str,
     body: &str,
     limit: Duration,
 ) -> Result<(), Failure> {
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(resource_key(key)).arg(body);
-    let _: String = within("write the resource", limit, cmd.query_async(conn)).await?;
+    let _: String = send(conn, "write the resource", limit, |mut conn| async move {
+        redis::cmd("SET")
+            .arg(resource_key(key))
+            .arg(body)
+            .query_async(&mut conn)
+            .await
+    })
+    .await?;
     Ok(())
 }
 
 /// Replaces the resource with `body` if `token` is not below the highest
 /// accepted token; whether it did.
-pub(crate) async fn write_fenced<C: ConnectionLike>(
-    conn: &mut C,
+pub(crate) async fn write_fenced(
+    conn: &ConnectionManager,
     key: &str,
     token: u64,
     body: &str,
     limit: Duration,
 ) -> Result<bool, Failure> {
-    let mut invocation = FENCED_WRITE.prepare_invoke();
-    invocation
-        .key(resource_key(key))
-        .key(fence_key(key))
-        .arg(token.to_string())
-        .arg(body);
-    let accepted: u64 = within("write the resource", limit, invocation.invoke_async(conn)).await?;
+    let accepted: u64 = send(conn, "write the resource", limit, |mut conn| async move {
+        let mut invocation = FENCED_WRITE.prepare_invoke();
+        invocation
+            .key(resource_key(key))
+            .key(fence_key(key))
+            .arg(token.to_string())
+            .arg(body);
+        invocation.invoke_async(&mut conn).await
+    })
+    .await?;
     Ok(accepted == 1)
 }
 

@@ -88,7 +88,7 @@ impl InstanceClient {
 
     async fn acquire(
         &mut self,
-        conn: &mut ConnectionManager,
+        conn: &ConnectionManager,
         key: &str,
         clock: &HistoryClock,
     ) -> Completion {
@@ -118,7 +118,7 @@ impl InstanceClient {
         }
     }
 
-    async fn release(&mut self, conn: &mut ConnectionManager, key: &str) -> Completion {
+    async fn release(&mut self, conn: &ConnectionManager, key: &str) -> Completion {
         // Whatever the answer, this process no longer acts as holder.
         let Some(hold) = self.holds.remove(key) else {
             return Completion::fail(format!(
@@ -141,7 +141,7 @@ impl InstanceClient {
 
     async fn renew(
         &mut self,
-        conn: &mut ConnectionManager,
+        conn: &ConnectionManager,
         key: &str,
         clock: &HistoryClock,
     ) -> Completion {
@@ -179,7 +179,7 @@ impl InstanceClient {
         }
     }
 
-    async fn read(&mut self, conn: &mut ConnectionManager, key: &str) -> Completion {
+    async fn read(&mut self, conn: &ConnectionManager, key: &str) -> Completion {
         match commands::read_resource(conn, key, self.cfg.request_timeout()).await {
             Ok(list) => {
                 self.bases.insert(key.to_string(), list.clone());
@@ -192,7 +192,7 @@ impl InstanceClient {
         }
     }
 
-    async fn write(&mut self, conn: &mut ConnectionManager, inv: &Invocation) -> Completion {
+    async fn write(&mut self, conn: &ConnectionManager, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
         let (list, body) = match next_list(&self.bases, inv) {
             Ok(next) => next,
@@ -290,16 +290,16 @@ impl Client for InstanceClient {
             _ => {}
         }
         // Nothing was sent when the primary cannot be found: a refusal.
-        let (node, mut conn) = match self.locator.locate(&self.cfg).await {
+        let (node, conn) = match self.locator.locate(&self.cfg).await {
             Ok(found) => found,
             Err(message) => return Completion::fail(message),
         };
         let completion = match &inv.f {
-            F::Acquire => self.acquire(&mut conn, key, clock).await,
-            F::Release => self.release(&mut conn, key).await,
-            F::Renew => self.renew(&mut conn, key, clock).await,
-            F::Read => self.read(&mut conn, key).await,
-            F::Write => self.write(&mut conn, inv).await,
+            F::Acquire => self.acquire(&conn, key, clock).await,
+            F::Release => self.release(&conn, key).await,
+            F::Renew => self.renew(&conn, key, clock).await,
+            F::Read => self.read(&conn, key).await,
+            F::Write => self.write(&conn, inv).await,
             _ => no_election(&inv.f),
         };
         Completion {
@@ -310,13 +310,13 @@ impl Client for InstanceClient {
 
     async fn close(&mut self) {
         let holds: Vec<(String, Hold)> = self.holds.drain().collect();
-        let Ok((_, mut conn)) = self.locator.locate(&self.cfg).await else {
+        let Ok((_, conn)) = self.locator.locate(&self.cfg).await else {
             return;
         };
         for (key, hold) in holds {
             // Best effort: an unreleased lock expires after its TTL.
             if let Err(failure) =
-                commands::release(&mut conn, &key, &hold.value, self.cfg.request_timeout()).await
+                commands::release(&conn, &key, &hold.value, self.cfg.request_timeout()).await
             {
                 tracing::debug!(process = self.process, "{}", failure.message());
             }

@@ -241,32 +241,31 @@ impl RedlockClient {
     }
 
     async fn grant_round(&self, key: &str, value: &str) -> Answers {
+        let ttl_ms = self.cfg.lease_ms;
         join_all(
-            self.nodes.iter().map(|(_, conn)| {
-                let mut conn = conn.clone();
-                async move {
-                    commands::grant(&mut conn, key, value, self.cfg.lease_ms, self.per_node).await
-                }
-            }),
+            self.nodes
+                .iter()
+                .map(|(_, conn)| commands::grant(conn, key, value, ttl_ms, self.per_node)),
         )
         .await
     }
 
     async fn extend_round(&self, key: &str, value: &str) -> Answers {
-        join_all(self.nodes.iter().map(|(_, conn)| {
-            let mut conn = conn.clone();
-            async move {
-                commands::extend(&mut conn, key, value, self.cfg.lease_ms, self.per_node).await
-            }
-        }))
+        let ttl_ms = self.cfg.lease_ms;
+        join_all(
+            self.nodes
+                .iter()
+                .map(|(_, conn)| commands::extend(conn, key, value, ttl_ms, self.per_node)),
+        )
         .await
     }
 
     async fn release_round(&self, key: &str, value: &str) -> Answers {
-        join_all(self.nodes.iter().map(|(_, conn)| {
-            let mut conn = conn.clone();
-            async move { commands::release(&mut conn, key, value, self.per_node).await }
-        }))
+        join_all(
+            self.nodes
+                .iter()
+                .map(|(_, conn)| commands::release(conn, key, value, self.per_node)),
+        )
         .await
     }
 
@@ -393,18 +392,18 @@ impl RedlockClient {
     }
 
     async fn read(&mut self, key: &str) -> Completion {
-        let (node, mut conn) = self.resource();
-        let completion =
-            match commands::read_resource(&mut conn, key, self.cfg.request_timeout()).await {
-                Ok(list) => {
-                    self.bases.insert(key.to_string(), list.clone());
-                    Completion {
-                        value: Some(Value::Array(list)),
-                        ..Completion::ok()
-                    }
+        let (node, conn) = self.resource();
+        let completion = match commands::read_resource(&conn, key, self.cfg.request_timeout()).await
+        {
+            Ok(list) => {
+                self.bases.insert(key.to_string(), list.clone());
+                Completion {
+                    value: Some(Value::Array(list)),
+                    ..Completion::ok()
                 }
-                Err(message) => Completion::fail(message),
-            };
+            }
+            Err(message) => Completion::fail(message),
+        };
         Completion {
             node: Some(node),
             ..completion
@@ -422,26 +421,20 @@ impl RedlockClient {
             Ok(next) => next,
             Err(message) => return Completion::fail(message),
         };
-        let (node, mut conn) = self.resource();
-        let completion = match commands::write_unguarded(
-            &mut conn,
-            key,
-            &body,
-            self.cfg.request_timeout(),
-        )
-        .await
-        {
-            Ok(()) => {
-                self.bases.insert(key.to_string(), list);
-                Completion::ok()
-            }
-            Err(failure) => {
-                if !failure.is_refused() {
-                    self.bases.remove(key);
+        let (node, conn) = self.resource();
+        let completion =
+            match commands::write_unguarded(&conn, key, &body, self.cfg.request_timeout()).await {
+                Ok(()) => {
+                    self.bases.insert(key.to_string(), list);
+                    Completion::ok()
                 }
-                failure.completion()
-            }
-        };
+                Err(failure) => {
+                    if !failure.is_refused() {
+                        self.bases.remove(key);
+                    }
+                    failure.completion()
+                }
+            };
         Completion {
             token: inv.token,
             node: Some(node),
