@@ -177,3 +177,68 @@ impl RedisLayout {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::Target;
+
+    #[test]
+    fn persistence_names_round_trip_and_unknown_names_are_refused() {
+        for p in [
+            RedisPersistence::None,
+            RedisPersistence::AofEverysec,
+            RedisPersistence::AofAlways,
+        ] {
+            assert_eq!(p.as_str().parse::<RedisPersistence>(), Ok(p));
+        }
+        assert!("always"
+            .parse::<RedisPersistence>()
+            .is_err_and(|e| e.contains("aof-always")));
+    }
+
+    #[test]
+    fn every_redis_target_accepts_kill_pause_and_clock_faults() {
+        let targets: [Box<dyn Target>; 3] = [
+            Box::new(RedisTarget::new(WriteMode::Fenced, RedisPersistence::None)),
+            Box::new(RedlockTarget::new(
+                WriteMode::Unguarded,
+                RedisPersistence::None,
+            )),
+            Box::new(SentinelTarget::new(
+                WriteMode::Fenced,
+                RedisPersistence::None,
+            )),
+        ];
+        for target in &targets {
+            assert!(target.as_kill().is_some(), "{}", target.name());
+            assert!(target.as_pause().is_some(), "{}", target.name());
+            assert!(target.as_clock_skew().is_some(), "{}", target.name());
+            assert!(target.clock_refusal().is_none(), "{}", target.name());
+            assert_eq!(target.version_command(), ["redis-server", "--version"]);
+        }
+        assert_eq!(
+            targets.iter().map(|t| t.name()).collect::<Vec<_>>(),
+            ["redis", "redlock", "redis-sentinel"]
+        );
+        assert!(targets[2].as_primaries().is_some());
+        assert!(targets[0].as_primaries().is_none());
+    }
+
+    #[test]
+    fn only_redlock_grants_carry_no_token() {
+        let (w, p) = (WriteMode::Fenced, RedisPersistence::None);
+        assert_eq!(
+            RedisTarget::new(w, p).token_semantics(),
+            TokenSemantics::Counter
+        );
+        assert_eq!(
+            SentinelTarget::new(w, p).token_semantics(),
+            TokenSemantics::Counter
+        );
+        assert_eq!(
+            RedlockTarget::new(w, p).token_semantics(),
+            TokenSemantics::None
+        );
+    }
+}
