@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::anyhow;
 use serde::Serialize;
+use splitbrain_checkers::verdict::Validity;
 use splitbrain_workloads::{FaultKind, WorkloadKind};
 
 use crate::exit::CommandError;
@@ -65,6 +66,9 @@ pub struct RunArgs {
     /// Bound on waiting for a lock or an election win, in milliseconds.
     #[arg(long = "acquire-timeout-ms", default_value_t = 4000)]
     pub acquire_timeout_ms: u64,
+    /// Write a JUnit XML report of this run here (one test case).
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
     /// Stop invoking after this many operations, whatever the time limit.
     #[arg(long = "max-ops", default_value_t = 1_000_000)]
     pub max_ops: u64,
@@ -112,5 +116,38 @@ impl RunArgs {
 pub async fn execute(args: RunArgs) -> Result<ExitCode, CommandError> {
     args.validate()
         .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
-    crate::runner::run(args).await
+    let started = std::time::Instant::now();
+    let junit = args.junit.clone();
+    let name = format!("{}-{}", args.target, args.workload.as_str());
+    let outcome = crate::runner::run(args).await?;
+    if let Some(path) = junit {
+        let failure = match outcome.valid {
+            Validity::Valid => None,
+            Validity::Invalid => Some(format!(
+                "anomalies: {}",
+                outcome
+                    .anomaly_types
+                    .iter()
+                    .map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Validity::Unknown => Some(format!(
+                "unknown: {}",
+                outcome.reason.as_deref().unwrap_or("no reason given")
+            )),
+        };
+        let case = crate::junit::Case {
+            name: format!("{name} [seed {}]", outcome.seed),
+            failure,
+            details: format!(
+                "{}\nrun directory: {}",
+                outcome.summary,
+                outcome.run_dir.display()
+            ),
+            time: started.elapsed(),
+        };
+        crate::junit::write(&path, "splitbrain run", &[case]).map_err(CommandError::Internal)?;
+    }
+    Ok(crate::exit::for_validity(outcome.valid))
 }

@@ -1,12 +1,15 @@
 //! `splitbrain`: Jepsen-style fault-injection verification for lock and
 //! leader-election services. See the README for the model and exit codes.
 
+mod campaign;
+mod cmd_campaign;
 mod cmd_check;
 mod cmd_clean;
 mod cmd_images;
 mod cmd_report;
 mod cmd_run;
 mod exit;
+mod junit;
 mod logging;
 mod nemesis;
 mod progress;
@@ -34,6 +37,8 @@ enum Command {
     Check(cmd_check::CheckArgs),
     /// Deploy a target, drive clients under faults, record and check the history.
     Run(Box<cmd_run::RunArgs>),
+    /// Run a matrix of runs, each with the verdict it must reach.
+    Campaign(cmd_campaign::CampaignArgs),
     /// Build, list or remove the base images that nodes run on.
     Images(cmd_images::ImagesArgs),
     /// Remove every container and network labelled `splitbrain.run`.
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Check(args) => cmd_check::execute(args).await,
             Command::Run(args) => cmd_run::execute(*args).await,
+            Command::Campaign(args) => cmd_campaign::execute(args).await,
             Command::Images(args) => cmd_images::execute(args).await,
             Command::Clean(args) => cmd_clean::execute(args).await,
             Command::Report(args) => cmd_report::execute(args).await,

@@ -6,7 +6,8 @@
 //! seed │ deploy │ main: ops + fault schedule │ heal │ recovery │ final reads │ teardown │ check
 //! ```
 
-use std::process::ExitCode;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
-use splitbrain_checkers::verdict::Validity;
+use splitbrain_checkers::verdict::{AnomalyType, Validity};
 use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 use splitbrain_targets::client::{ClientConfig, Invocation};
 use splitbrain_targets::target::{NodeAddr, Target};
@@ -23,7 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::cmd_run::RunArgs;
-use crate::exit::{self, CommandError};
+use crate::exit::CommandError;
 use crate::nemesis::Nemesis;
 use crate::progress::Progress;
 use crate::recorder::Recorder;
@@ -37,7 +38,20 @@ const READY_DEADLINE: Duration = Duration::from_secs(90);
 /// Attempts at the final read of each resource before the run is unknown.
 const FINAL_READ_ATTEMPTS: u32 = 10;
 
-pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
+/// What a run concluded, for `run`'s exit code and for campaigns.
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub valid: Validity,
+    pub anomaly_types: BTreeSet<AnomalyType>,
+    /// Why the verdict is not valid, when it is unknown.
+    pub reason: Option<String>,
+    pub run_dir: PathBuf,
+    pub seed: u64,
+    /// The human summary printed at the end of the run.
+    pub summary: String,
+}
+
+pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
     let command_started = Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
     println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
@@ -148,7 +162,7 @@ pub async fn run(args: RunArgs) -> Result<ExitCode, CommandError> {
     drop(guard);
     run_dir.write_json(store::RUN_FILE, &meta)?;
     let liveness = outcome?;
-    check_and_report(&run_dir, liveness)
+    check_and_report(&run_dir, liveness, seed)
 }
 
 async fn deploy(
@@ -455,7 +469,11 @@ async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Ve
     missing
 }
 
-fn check_and_report(run_dir: &RunDir, liveness: Liveness) -> Result<ExitCode, CommandError> {
+fn check_and_report(
+    run_dir: &RunDir,
+    liveness: Liveness,
+    seed: u64,
+) -> Result<RunOutcome, CommandError> {
     let history_path = run_dir.file(store::HISTORY_FILE);
     let (history, warnings) = splitbrain_checkers::read_history(&history_path)
         .map_err(|e| CommandError::Internal(anyhow!("failed to read back the history: {e}")))?;
@@ -491,10 +509,18 @@ fn check_and_report(run_dir: &RunDir, liveness: Liveness) -> Result<ExitCode, Co
         "problems": liveness_reasons,
     });
     run_dir.write_json(store::RESULTS_FILE, &doc)?;
-    println!("{}", report.human_summary());
+    let mut summary = report.human_summary();
     for reason in &liveness_reasons {
-        println!("liveness: {reason}");
+        summary.push_str(&format!("liveness: {reason}\n"));
     }
+    println!("{summary}");
     println!("results: {}", run_dir.file(store::RESULTS_FILE).display());
-    Ok(exit::for_validity(report.valid))
+    Ok(RunOutcome {
+        valid: report.valid,
+        anomaly_types: report.anomalies.iter().map(|a| a.kind).collect(),
+        reason: report.reason.clone(),
+        run_dir: run_dir.path.clone(),
+        seed,
+        summary,
+    })
 }
