@@ -57,7 +57,6 @@ impl ByKey {
 }
 
 /// What one checker found, before it becomes a [`CheckerReport`].
-#[derive(Default)]
 pub(crate) struct Findings {
     keys: BTreeMap<String, Validity>,
     anomalies: Vec<Anomaly>,
@@ -66,8 +65,26 @@ pub(crate) struct Findings {
     possible_count: u64,
     /// Why an unknown verdict, or why nothing was checked.
     reason: Option<String>,
+    /// A verdict on the history as a whole, merged with the keys'.
+    whole: Validity,
     listed_for_key: usize,
     possible_for_key: usize,
+}
+
+impl Default for Findings {
+    fn default() -> Findings {
+        Findings {
+            keys: BTreeMap::new(),
+            anomalies: Vec::new(),
+            anomaly_count: 0,
+            possible: Vec::new(),
+            possible_count: 0,
+            reason: None,
+            whole: Validity::Valid,
+            listed_for_key: 0,
+            possible_for_key: 0,
+        }
+    }
 }
 
 impl Findings {
@@ -114,16 +131,19 @@ impl Findings {
         self.reason.get_or_insert(reason);
     }
 
+    /// The history as a whole could not be decided.
+    pub fn undecided(&mut self, reason: String) {
+        self.whole = Validity::Unknown;
+        self.reason.get_or_insert(reason);
+    }
+
     /// Nothing to check at all; the checker is vacuously valid.
     pub fn nothing_to_check(&mut self, reason: &str) {
         self.reason = Some(reason.to_string());
     }
 
     fn into_report(self) -> (CheckerReport, Vec<Anomaly>) {
-        let valid = self
-            .keys
-            .values()
-            .fold(Validity::Valid, |acc, v| acc.merge(*v));
+        let valid = self.keys.values().fold(self.whole, |acc, v| acc.merge(*v));
         let report = CheckerReport {
             valid,
             reason: self.reason,
@@ -156,9 +176,9 @@ fn exercised(h: &History, _: &ByKey, out: &mut Findings) -> Result<(), CheckErro
         .iter()
         .any(|op| op.outcome == Outcome::Ok && (op.f == FId::ACQUIRE || op.f == FId::CAMPAIGN));
     if !granted {
-        out.keys.insert("*".into(), Validity::Unknown);
-        out.reason =
-            Some("nothing was exercised: no lock was granted and no election was won".to_string());
+        out.undecided(
+            "nothing was exercised: no lock was granted and no election was won".to_string(),
+        );
     }
     Ok(())
 }
@@ -171,13 +191,17 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 pub(crate) fn run_all(h: &History) -> Report {
+    run(h, &CHECKERS)
+}
+
+fn run(h: &History, list: &[(&'static str, Checker)]) -> Report {
     let by_key = ByKey::new(h);
     let mut checkers = BTreeMap::new();
     let mut anomalies = Vec::new();
     let mut anomaly_count = 0;
     let mut valid = Validity::Valid;
     let mut reason = None;
-    for (name, checker) in CHECKERS {
+    for &(name, checker) in list {
         let mut findings = Findings::default();
         let ran = catch_unwind(AssertUnwindSafe(|| checker(h, &by_key, &mut findings)));
         let failure = match ran {
@@ -185,7 +209,7 @@ pub(crate) fn run_all(h: &History) -> Report {
             Ok(Err(e)) => Some(e.to_string()),
             Err(p) => Some(format!("failed to check {name}: {}", panic_text(&*p))),
         };
-        let (mut section, found) = match failure {
+        let (section, found) = match failure {
             None => findings.into_report(),
             Some(why) => (
                 CheckerReport {
@@ -200,10 +224,6 @@ pub(crate) fn run_all(h: &History) -> Report {
                 Vec::new(),
             ),
         };
-        if name == EXERCISED {
-            section.keys.clear();
-            section.keys_checked = 0;
-        }
         if section.valid == Validity::Unknown && reason.is_none() {
             reason.clone_from(&section.reason);
         }
@@ -259,5 +279,50 @@ fn stats(h: &History) -> Stats {
         } else {
             h.end().time
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::read_history_from;
+
+    fn broken(_: &History, _: &ByKey, _: &mut Findings) -> Result<(), CheckError> {
+        panic!("an assertion inside a checker");
+    }
+
+    fn failing(_: &History, _: &ByKey, _: &mut Findings) -> Result<(), CheckError> {
+        Err(CheckError {
+            checker: "failing",
+            reason: "it could not decide".into(),
+        })
+    }
+
+    #[test]
+    fn a_checker_that_panics_or_errors_yields_unknown_and_the_others_still_run() {
+        let text = concat!(
+            r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"acquire"}"#,
+            "\n",
+            r#"{"index":1,"time":1,"process":1,"type":"ok","f":"acquire","token":1}"#,
+            "\n",
+        );
+        let (h, _) = read_history_from(text.as_bytes(), "t").unwrap();
+        let r = run(
+            &h,
+            &[
+                ("broken", broken),
+                ("failing", failing),
+                (TOKEN_REGRESSION, fencing::token_regression),
+            ],
+        );
+        assert_eq!(r.valid, Validity::Unknown);
+        assert_eq!(r.checkers["broken"].valid, Validity::Unknown);
+        let why = r.checkers["broken"].reason.as_deref().unwrap_or("");
+        assert!(why.contains("an assertion inside a checker"), "{why}");
+        assert_eq!(
+            r.checkers["failing"].reason.as_deref(),
+            Some("failed to check failing: it could not decide")
+        );
+        assert_eq!(r.checkers[TOKEN_REGRESSION].valid, Validity::Valid);
     }
 }
