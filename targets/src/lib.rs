@@ -1,6 +1,8 @@
 //! Clients and deployment recipes for the services under test.
 
+pub mod adapter;
 pub mod client;
 pub mod etcd;
+pub mod manifest;
 pub mod redis;
 pub mod target;

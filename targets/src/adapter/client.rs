@@ -1,0 +1,403 @@
+//! One logical process's client for an adapter-protocol service.
+//!
+//! The client remembers what the process holds (token per key) and, per
+//! resource, the list it last read, which is the basis of its next write.
+//! Every request is bounded by a [`ClientConfig`] timeout enforced here.
+//! Leases are renewed only by `renew` operations, never in the background,
+//! so a process that stops invoking lets its lease lapse, as a stalled
+//! holder would.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use splitbrain_checkers::history::F;
+
+use super::http::NodeHttp;
+use super::outcome::Answer;
+use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::etcd::WriteMode;
+
+const NS_PER_MS: i64 = 1_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Lock,
+    Leader,
+}
+
+impl Role {
+    fn path(self, lock: &'static str, election: &'static str) -> &'static str {
+        match self {
+            Role::Lock => lock,
+            Role::Leader => election,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    token: u64,
+    role: Role,
+}
+
+#[derive(Deserialize)]
+struct GrantBody {
+    token: u64,
+    lease_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct ReadBody {
+    value: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct LeaderBody {
+    holder: Option<String>,
+    token: Option<u64>,
+}
+
+/// A [`Client`] pinned to one node of an adapter-protocol service.
+pub struct AdapterClient {
+    http: NodeHttp,
+    node: String,
+    /// The holder name sent with every grant: the process id.
+    holder: String,
+    cfg: ClientConfig,
+    write_mode: WriteMode,
+    holds: HashMap<String, Hold>,
+    bases: HashMap<String, Vec<Value>>,
+}
+
+impl std::fmt::Debug for AdapterClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterClient")
+            .field("node", &self.node)
+            .field("holder", &self.holder)
+            .field("write_mode", &self.write_mode)
+            .field("holds", &self.holds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AdapterClient {
+    /// A client for process `process` talking to `base` (`http://ip:port`),
+    /// which the history records as `node`. No connection is made until the
+    /// first operation: an unreachable node shows as that operation's outcome.
+    pub fn new(
+        base: &str,
+        node: &str,
+        process: u64,
+        cfg: &ClientConfig,
+        write_mode: WriteMode,
+    ) -> Self {
+        AdapterClient {
+            http: NodeHttp::new(base.to_string(), cfg.connect_timeout()),
+            node: node.to_string(),
+            holder: process.to_string(),
+            cfg: cfg.clone(),
+            write_mode,
+            holds: HashMap::new(),
+            bases: HashMap::new(),
+        }
+    }
+
+    /// How long a grant request may wait at the service for the holder to
+    /// let go: what the acquire bound leaves after one request's time.
+    fn wait_ms(&self) -> u64 {
+        self.cfg
+            .acquire_timeout_ms
+            .saturating_sub(self.cfg.request_timeout_ms)
+    }
+
+    async fn grant(&mut self, role: Role, key: &str, clock: &HistoryClock) -> Completion {
+        let what = role.path("acquire the lock", "win the election");
+        if self.holds.contains_key(key) {
+            return Completion::fail(format!(
+                "failed to {what} {key}: this process already holds it"
+            ));
+        }
+        let wait_ms = self.wait_ms();
+        let body = json!({
+            "key": key,
+            "holder": self.holder,
+            "lease_ms": self.cfg.lease_ms,
+            "wait_ms": wait_ms,
+        });
+        let limit = Duration::from_millis(wait_ms.saturating_add(self.cfg.request_timeout_ms));
+        let invoked_at_ns = clock.now_ns();
+        let path = role.path("/v1/lock/acquire", "/v1/election/campaign");
+        match self.http.post(what, path, &body, limit).await {
+            Answer::Ok(bytes) => match serde_json::from_slice::<GrantBody>(&bytes) {
+                Ok(grant) => {
+                    self.holds.insert(
+                        key.to_string(),
+                        Hold {
+                            token: grant.token,
+                            role,
+                        },
+                    );
+                    granted(grant.token, valid_until(invoked_at_ns, grant.lease_ms))
+                }
+                // Granted, but we cannot tell the token: the grant happened.
+                Err(e) => Completion::info(format!("failed to {what}: unreadable grant: {e}")),
+            },
+            answer => outcome(answer),
+        }
+    }
+
+    async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
+        let Some(hold) = self.holds.get(key).copied() else {
+            return Completion::fail(format!(
+                "failed to renew {key}: this process holds no lease on it"
+            ));
+        };
+        let body = json!({
+            "key": key,
+            "holder": self.holder,
+            "token": hold.token,
+            "lease_ms": self.cfg.lease_ms,
+        });
+        let invoked_at_ns = clock.now_ns();
+        let path = hold.role.path("/v1/lock/renew", "/v1/election/proclaim");
+        match self
+            .http
+            .post("renew the lease", path, &body, self.cfg.request_timeout())
+            .await
+        {
+            Answer::Ok(bytes) => match serde_json::from_slice::<GrantBody>(&bytes) {
+                Ok(grant) => granted(hold.token, valid_until(invoked_at_ns, grant.lease_ms)),
+                Err(e) => {
+                    Completion::info(format!("failed to renew {key}: unreadable answer: {e}"))
+                }
+            },
+            answer => outcome(answer),
+        }
+    }
+
+    /// `release` and `resign`. The hold is forgotten whatever the answer: a
+    /// refusal says the service does not count this process as the holder.
+    async fn let_go(&mut self, role: Role, key: &str) -> Completion {
+        let what = role.path("release the lock", "resign");
+        let Some(hold) = self.holds.get(key).copied().filter(|h| h.role == role) else {
+            return Completion::fail(format!(
+                "failed to {what} {key}: this process does not hold it"
+            ));
+        };
+        self.holds.remove(key);
+        let body = json!({ "key": key, "holder": self.holder, "token": hold.token });
+        let path = role.path("/v1/lock/release", "/v1/election/resign");
+        let completion = match self
+            .http
+            .post(what, path, &body, self.cfg.request_timeout())
+            .await
+        {
+            Answer::Ok(_) => Completion::ok(),
+            answer => outcome(answer),
+        };
+        Completion {
+            token: Some(hold.token),
+            ..completion
+        }
+    }
+
+    async fn read(&mut self, key: &str) -> Completion {
+        let answer = self
+            .http
+            .post(
+                "read the resource",
+                "/v1/resource/read",
+                &json!({ "key": key }),
+                self.cfg.request_timeout(),
+            )
+            .await;
+        // A read changes nothing: even an unanswered one did not take effect.
+        let bytes = match answer {
+            Answer::Ok(bytes) => bytes,
+            Answer::Refused(m) | Answer::Indefinite(m) => return Completion::fail(m),
+        };
+        match serde_json::from_slice::<ReadBody>(&bytes) {
+            Ok(read) => {
+                self.bases.insert(key.to_string(), read.value.clone());
+                Completion {
+                    value: Some(Value::Array(read.value)),
+                    ..Completion::ok()
+                }
+            }
+            Err(e) => Completion::fail(format!(
+                "failed to read the resource {key}: not a list: {e}"
+            )),
+        }
+    }
+
+    async fn write(&mut self, inv: &Invocation) -> Completion {
+        let key = inv.key.as_str();
+        let Some(element) = inv.value.clone() else {
+            return Completion::fail(format!("failed to write {key}: the write carries no value"));
+        };
+        let Some(basis) = self.bases.get(key) else {
+            return Completion::fail(format!(
+                "failed to write {key}: no read of the resource precedes this write"
+            ));
+        };
+        let mut list = basis.clone();
+        list.push(element);
+        let held = self
+            .holds
+            .get(key)
+            .filter(|h| h.role == Role::Lock)
+            .map(|h| h.token);
+        let token = inv.token.or(held);
+        let body = match self.write_mode {
+            WriteMode::Fenced => {
+                let Some(token) = token else {
+                    return Completion::fail(format!(
+                        "failed to write {key}: no token to fence the write with"
+                    ));
+                };
+                json!({ "key": key, "token": token, "value": list })
+            }
+            WriteMode::Unguarded => json!({ "key": key, "value": list }),
+        };
+        let completion = match self
+            .http
+            .post(
+                "write the resource",
+                "/v1/resource/write",
+                &body,
+                self.cfg.request_timeout(),
+            )
+            .await
+        {
+            Answer::Ok(_) => {
+                self.bases.insert(key.to_string(), list);
+                Completion::ok()
+            }
+            Answer::Refused(m) => Completion::fail(m),
+            Answer::Indefinite(m) => {
+                // The resource may or may not hold the element now.
+                self.bases.remove(key);
+                Completion::info(m)
+            }
+        };
+        Completion {
+            token,
+            ..completion
+        }
+    }
+
+    async fn observe(&mut self, key: &str) -> Completion {
+        let answer = self
+            .http
+            .post(
+                "observe the leader",
+                "/v1/election/leader",
+                &json!({ "key": key }),
+                self.cfg.request_timeout(),
+            )
+            .await;
+        // An observation changes nothing: an unanswered one is a `fail`.
+        let bytes = match answer {
+            Answer::Ok(bytes) => bytes,
+            Answer::Refused(m) | Answer::Indefinite(m) => return Completion::fail(m),
+        };
+        match serde_json::from_slice::<LeaderBody>(&bytes) {
+            Ok(LeaderBody {
+                holder: Some(holder),
+                token,
+            }) => Completion {
+                token,
+                value: Some(holder_value(&holder)),
+                ..Completion::ok()
+            },
+            Ok(LeaderBody { holder: None, .. }) => Completion::ok(),
+            Err(e) => Completion::fail(format!("failed to observe {key}: unreadable answer: {e}")),
+        }
+    }
+}
+
+#[async_trait]
+impl Client for AdapterClient {
+    async fn invoke(&mut self, inv: &Invocation, clock: &HistoryClock) -> Completion {
+        let completion = match &inv.f {
+            F::Acquire => self.grant(Role::Lock, &inv.key, clock).await,
+            F::Campaign => self.grant(Role::Leader, &inv.key, clock).await,
+            F::Renew => self.renew(&inv.key, clock).await,
+            F::Release => self.let_go(Role::Lock, &inv.key).await,
+            F::Resign => self.let_go(Role::Leader, &inv.key).await,
+            F::Read => self.read(&inv.key).await,
+            F::Write => self.write(inv).await,
+            F::Observe => self.observe(&inv.key).await,
+            F::Other(f) => Completion::fail(format!(
+                "failed to run {f}: not an adapter protocol operation"
+            )),
+        };
+        Completion {
+            node: Some(self.node.clone()),
+            ..completion
+        }
+    }
+
+    async fn close(&mut self) {
+        let held: Vec<(String, Role)> = self
+            .holds
+            .iter()
+            .map(|(key, hold)| (key.clone(), hold.role))
+            .collect();
+        for (key, role) in held {
+            let _ = self.let_go(role, &key).await;
+        }
+    }
+}
+
+fn outcome(answer: Answer) -> Completion {
+    match answer {
+        Answer::Ok(_) => Completion::ok(),
+        Answer::Refused(m) => Completion::fail(m),
+        Answer::Indefinite(m) => Completion::info(m),
+    }
+}
+
+fn granted(token: u64, valid_until: i64) -> Completion {
+    Completion {
+        token: Some(token),
+        valid_until: Some(valid_until),
+        ..Completion::ok()
+    }
+}
+
+/// The service cannot have started the lease before the request was sent.
+fn valid_until(invoked_at_ns: i64, lease_ms: u64) -> i64 {
+    let lease_ns = i64::try_from(lease_ms)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(NS_PER_MS);
+    invoked_at_ns.saturating_add(lease_ns)
+}
+
+/// Holders are process ids as text; the history gets them back as numbers.
+fn holder_value(holder: &str) -> Value {
+    match holder.parse::<u64>() {
+        Ok(process) => Value::from(process),
+        Err(_) => Value::String(holder.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_until_is_invoke_time_plus_the_granted_lease() {
+        assert_eq!(valid_until(5, 2), 5 + 2_000_000);
+        assert_eq!(valid_until(i64::MAX - 1, 1), i64::MAX);
+    }
+
+    #[test]
+    fn holder_value_is_the_process_id_when_numeric() {
+        assert_eq!(holder_value("17"), Value::from(17u64));
+        assert_eq!(holder_value("x"), Value::from("x"));
+    }
+}
