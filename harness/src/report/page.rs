@@ -132,7 +132,7 @@ fn banner(out: &mut String, inp: &Inputs) {
     let mut facts = vec![format!("run <code>{}</code>", escape(&run_name(inp)))];
     if let Some(name) = get(&["target", "name"]) {
         let version = get(&["target", "version"])
-            .map(|v| format!(" {v}"))
+            .map(|v| format!(" {}", short_version(&v)))
             .unwrap_or_default();
         facts.push(format!("target {}", escape(&format!("{name}{version}"))));
     }
@@ -160,6 +160,26 @@ fn banner(out: &mut String, inp: &Inputs) {
         "<div class=\"facts\">{}</div></div></header>",
         facts.join(" · ")
     );
+}
+
+/// A service's `--version` output cut to its version number for the banner
+/// (`etcd Version: 3.4.23 Git SHA: ...` -> `3.4.23`, `Redis server
+/// v=7.0.15 ...` -> `7.0.15`); the configuration
+/// section shows it whole.
+fn short_version(v: &str) -> String {
+    let mut words = v.split_whitespace();
+    while let Some(w) = words.next() {
+        // redis-server --version: "Redis server v=7.0.15 sha=..."
+        if let Some(n) = w.strip_prefix("v=") {
+            return n.to_string();
+        }
+        if w.eq_ignore_ascii_case("version:") || w.eq_ignore_ascii_case("version") {
+            if let Some(n) = words.next() {
+                return n.trim_start_matches('v').to_string();
+            }
+        }
+    }
+    super::timeline::shorten(v.lines().next().unwrap_or(""), 32)
 }
 
 fn notes(out: &mut String, inp: &Inputs) {
@@ -336,7 +356,7 @@ fn timeline_section(out: &mut String, t: &Timeline) {
             escape(f)
         );
     }
-    out.push_str(r#"<span><i class="swatch fail"></i>failed</span><span><i class="swatch info"></i>info / pending (unknown)</span><span><i class="swatch hold"></i>lock hold / leadership, coloured by token</span><span><i class="swatch hl"></i>selected (anomaly) ops</span><span><i class="swatch" style="background:#94a3b8"></i>many ops per pixel (zoom in)</span>"#);
+    out.push_str(r#"<span><i class="swatch fail"></i>failed</span><span><i class="swatch info"></i>info / pending (unknown)</span><span><i class="swatch hold"></i>lock hold / leadership, coloured by token (dashed: uncertain, the grant ended info)</span><span><i class="swatch hl"></i>selected (anomaly) ops</span><span><i class="swatch" style="background:#94a3b8"></i>many ops per pixel (zoom in)</span>"#);
     let mut labels: Vec<&str> = t.windows.iter().map(|w| w.label.as_str()).collect();
     labels.sort();
     labels.dedup();
@@ -656,4 +676,26 @@ fn timeline_data(inp: &Inputs, by_index: &HashMap<u64, usize>) -> Value {
         "faults": faults,
         "anomalies": anomalies,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_version;
+
+    #[test]
+    fn banner_versions_are_the_number_when_the_output_names_one() {
+        assert_eq!(
+            short_version("etcd Version: 3.4.23 Git SHA: Not provided Go Version: go1.19.8"),
+            "3.4.23"
+        );
+        assert_eq!(
+            short_version("Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc"),
+            "7.0.15"
+        );
+        assert_eq!(
+            short_version("some service, build 2026-11-26 from a long description"),
+            "some service, build 2026-11-26 …"
+        );
+        assert_eq!(short_version("3.5.17"), "3.5.17");
+    }
 }

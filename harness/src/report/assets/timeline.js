@@ -7,7 +7,7 @@
   var D = JSON.parse(document.getElementById("sb-data").textContent);
   var parseMs = performance.now() - t0;
   var O = D.ops, N = O.s.length, END = Math.max(D.end, 1);
-  var LABEL_W = 130, AXIS_H = 22, FAULT_H = 18, ROW_H = 30;
+  var LABEL_W = 150, AXIS_H = 22, FAULT_H = 18, ROW_H = 30;
   var OP_Y = 3, OP_H = 13, HOLD_Y = 18, HOLD_H = 10;
   var TOP = AXIS_H + FAULT_H;
   var DENSE_OP = "#94a3b8", DENSE_HOLD = "#cbd5e1";
@@ -54,7 +54,7 @@
   function laneLabel(procs) {
     var names = procs.map(function (p) { return "p" + p; });
     var s = names.join(" ");
-    if (s.length <= 16) return s;
+    if (s.length <= 19) return s;
     return names[0] + " … " + names[names.length - 1] + " (" + names.length + ")";
   }
   // First op in `list` (sorted by start, ends ascending) whose end is >= t.
@@ -153,14 +153,15 @@
       }
     }
     holdRuns.fill();
-    ctx.setLineDash([3, 2]);
+    // Uncertain holds (the grant ended info) run to the end of the history
+    // and pile up in a lane: a thin dashed line each, so they read as one.
+    ctx.setLineDash([4, 3]); ctx.lineWidth = 2;
     for (k = 0; k < uncertain.length; k += 4) {
-      var uh = uncertain[k], ux0 = uncertain[k + 1], ux1 = uncertain[k + 2], uy = uncertain[k + 3];
-      var ucol = tokenColour(H.t[uh]);
-      ctx.globalAlpha = 0.25; ctx.fillStyle = ucol; ctx.fillRect(ux0, uy, ux1 - ux0, HOLD_H); ctx.globalAlpha = 1;
-      ctx.strokeStyle = ucol; ctx.strokeRect(ux0 + 0.5, uy + 0.5, ux1 - ux0 - 1, HOLD_H - 1);
+      var uy = uncertain[k + 3] + HOLD_H - 2;
+      ctx.strokeStyle = tokenColour(H.t[uncertain[k]]);
+      ctx.beginPath(); ctx.moveTo(uncertain[k + 1], uy); ctx.lineTo(uncertain[k + 2], uy); ctx.stroke();
     }
-    ctx.setLineDash([]);
+    ctx.setLineDash([]); ctx.lineWidth = 1;
     ctx.lineWidth = 2.5; ctx.strokeStyle = "#111";
     for (k = 0; k < selHolds.length; k += 3) ctx.strokeRect(selHolds[k] - 1, selHolds[k + 2] - 1, selHolds[k + 1] - selHolds[k] + 2, HOLD_H + 2);
     ctx.lineWidth = 1;
