@@ -242,21 +242,41 @@ pub(crate) async fn probe<C: ConnectionLike>(conn: &mut C, limit: Duration) -> R
     Ok(())
 }
 
-/// Whether the node says it is a primary (`ROLE` answers `master`).
-pub(crate) async fn is_primary<C: ConnectionLike>(
+/// What a node says it is, asked with `ROLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Role {
+    Primary,
+    /// A replica and the state of its link to the primary (`connected` once
+    /// the initial sync is done and the replication stream flows).
+    Replica {
+        link: String,
+    },
+    Other(String),
+}
+
+pub(crate) async fn role<C: ConnectionLike>(
     conn: &mut C,
     limit: Duration,
-) -> Result<bool, Failure> {
-    let role: redis::Value =
+) -> Result<Role, Failure> {
+    let reply: redis::Value =
         within("ask the role", limit, redis::cmd("ROLE").query_async(conn)).await?;
-    let first = match role {
-        redis::Value::Array(items) => items.into_iter().next(),
-        _ => None,
+    let text = |v: &redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        other => format!("{other:?}"),
     };
-    Ok(matches!(
-        first,
-        Some(redis::Value::BulkString(ref b)) if b == b"master"
-    ) || matches!(first, Some(redis::Value::SimpleString(ref s)) if s == "master"))
+    let items = match reply {
+        redis::Value::Array(items) => items,
+        other => return Ok(Role::Other(text(&other))),
+    };
+    // master: [master, offset, replicas]; slave: [slave, ip, port, state, offset].
+    Ok(match items.first().map(text).as_deref() {
+        Some("master") => Role::Primary,
+        Some("slave") => Role::Replica {
+            link: items.get(3).map(text).unwrap_or_default(),
+        },
+        other => Role::Other(other.unwrap_or_default().to_string()),
+    })
 }
 
 /// A random lock value, unique per grant.

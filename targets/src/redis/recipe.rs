@@ -81,6 +81,10 @@ pub(crate) fn server_args(
             "always".into(),
         ]),
     }
+    // A primary in Redis 7 waits 5 s for more replicas before a diskless
+    // full sync; any node may become primary, and its replicas should sync
+    // at once.
+    args.extend(["--repl-diskless-sync-delay".to_string(), "0".to_string()]);
     if let Some(primary) = replica_of {
         args.extend([
             "--replicaof".to_string(),

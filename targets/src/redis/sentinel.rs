@@ -194,9 +194,10 @@ impl Target for SentinelTarget {
         version_command()
     }
 
-    /// The data node answers a read, and the Sentinel beside it knows a
-    /// replica and enough other Sentinels to reach its quorum: until then a
-    /// failover could not happen, and a run would test less than it claims.
+    /// The data node answers a read (and, on a replica, has finished its
+    /// initial sync), and the Sentinel beside it knows a replica and enough
+    /// other Sentinels to reach its quorum: until then a failover could not
+    /// happen, and a run would test less than it claims.
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
         let unreachable = |reason: String| TargetError::Unreachable {
             node: node.name.clone(),
@@ -230,7 +231,21 @@ impl Target for SentinelTarget {
                     "its Sentinel knows {peers} other Sentinels and {replicas} replicas so far"
                 )));
             }
-            Ok(())
+            // A replica still in its initial sync holds nothing yet: a
+            // failover to it would lose everything, for reasons that have
+            // nothing to do with the faults under test.
+            let mut data = connect_once(node.ip, self.layout.port, left)
+                .await
+                .map_err(|f| unreachable(f.message().to_string()))?;
+            match commands::role(&mut data, left)
+                .await
+                .map_err(|f| unreachable(f.message().to_string()))?
+            {
+                commands::Role::Replica { link } if link != "connected" => Err(unreachable(
+                    format!("its replica link is {link:?}, not yet connected"),
+                )),
+                _ => Ok(()),
+            }
         };
         match tokio::time::timeout(left, exchange).await {
             Ok(result) => result,
@@ -330,8 +345,8 @@ impl Primaries for SentinelTarget {
             asks.spawn(async move {
                 let ask = async {
                     let mut conn = connect_once(node.ip, port, timeout).await.ok()?;
-                    let primary = commands::is_primary(&mut conn, timeout).await.ok()?;
-                    primary.then_some(node.name)
+                    let role = commands::role(&mut conn, timeout).await.ok()?;
+                    (role == commands::Role::Primary).then_some(node.name)
                 };
                 tokio::time::timeout(timeout, ask).await.ok().flatten()
             });
