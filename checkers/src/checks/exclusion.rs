@@ -81,12 +81,17 @@ fn exclusive(
                 name,
                 vec![u.grant_index, c.grant_index],
                 format!(
-                    "p{}'s {} of {} `{name}` invoked at {:.3} s ended `info`: if it took effect, \
+                    "p{}'s {} of {} `{name}` invoked at {:.3} s {}: if it took effect, \
                      it overlaps p{}'s hold {} {}",
                     u.process,
                     h.f_name(grant),
                     w.thing,
                     seconds(u.start.time),
+                    if u.outcome == Outcome::Pending {
+                        "never completed"
+                    } else {
+                        "ended `info`"
+                    },
                     c.process,
                     with_token(w.token, c.token),
                     describe_span(c)

@@ -57,9 +57,23 @@ pub(crate) fn token_regression(
 ) -> Result<(), CheckError> {
     for (key, ops) in by_key.keys() {
         let name = h.key_name(key);
-        for (grant, thing, token_word, asked) in [
-            (FId::ACQUIRE, "lock", "token", "asked for it"),
-            (FId::CAMPAIGN, "election", "term", "campaigned"),
+        for (grant, thing, token_word, granted, asked, got_word) in [
+            (
+                FId::ACQUIRE,
+                "lock",
+                "token",
+                "was granted",
+                "asked for it",
+                "was granted",
+            ),
+            (
+                FId::CAMPAIGN,
+                "election",
+                "term",
+                "won",
+                "campaigned",
+                "won",
+            ),
         ] {
             let grants: Vec<&OpRecord> = ops
                 .iter()
@@ -84,8 +98,8 @@ pub(crate) fn token_regression(
                     name,
                     vec![a.complete_index, b.invoke_index, b.complete_index],
                     format!(
-                        "p{} was granted {thing} `{name}` with {token_word} {ta} at {:.3} s; \
-                         p{} {asked} later, at {:.3} s, and was granted {got} at {:.3} s",
+                        "p{} {granted} {thing} `{name}` with {token_word} {ta} at {:.3} s; \
+                         p{} {asked} later, at {:.3} s, and {got_word} {got} at {:.3} s",
                         a.process,
                         seconds(a.complete_time),
                         b.process,

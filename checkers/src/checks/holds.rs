@@ -46,6 +46,8 @@ pub struct Hold {
     pub cause: EndCause,
     /// False for a grant that ended `info` or never completed.
     pub certain: bool,
+    /// For an uncertain hold: how its grant ended (`info` or pending).
+    pub outcome: Outcome,
 }
 
 struct Open {
@@ -91,6 +93,7 @@ pub fn holds(h: &History, ops: &[u32], grant: FId, release: FId) -> Vec<Hold> {
                                 end: Instant::END,
                                 cause: EndCause::HistoryEnd,
                                 certain: true,
+                                outcome: Outcome::Ok,
                             },
                             lease: op.valid_until().map(|t| (t, op.complete_index)),
                         },
@@ -104,6 +107,7 @@ pub fn holds(h: &History, ops: &[u32], grant: FId, release: FId) -> Vec<Hold> {
                     end: Instant::END,
                     cause: EndCause::HistoryEnd,
                     certain: false,
+                    outcome: op.outcome,
                 }),
                 Outcome::Fail => {}
             }
@@ -272,6 +276,7 @@ mod tests {
             },
             cause: EndCause::HistoryEnd,
             certain: true,
+            outcome: Outcome::Ok,
         }
     }
 
