@@ -19,6 +19,9 @@ pub struct RunArgs {
     /// Service under test.
     #[arg(long, default_value = "etcd")]
     pub target: String,
+    /// A service of your own, described by a manifest (TOML); overrides --target.
+    #[arg(long = "target-file", value_name = "FILE")]
+    pub target_file: Option<PathBuf>,
     /// lock | fenced | append | election.
     #[arg(long, default_value = "lock")]
     pub workload: WorkloadKind,

@@ -55,8 +55,11 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
     let command_started = Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
     println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
-    let target = crate::target_registry::resolve(&args.target, args.workload)
-        .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
+    let target = match &args.target_file {
+        Some(path) => crate::target_registry::from_manifest(path, args.workload),
+        None => crate::target_registry::resolve(&args.target, args.workload),
+    }
+    .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
     let run_dir = RunDir::create(&args.results_dir, target.name(), args.workload.as_str())
         .map_err(CommandError::BadInput)?;
     crate::logging::to_file(&run_dir.file(store::HARNESS_LOG))?;
@@ -515,6 +518,11 @@ fn check_and_report(
     }
     println!("{summary}");
     println!("results: {}", run_dir.file(store::RESULTS_FILE).display());
+    // The report is a view of the stored files: failing to draw it loses nothing.
+    match crate::report::write_report(&run_dir.path) {
+        Ok(path) => println!("report: {}", path.display()),
+        Err(e) => eprintln!("warning: failed to write the HTML report: {e:#}"),
+    }
     Ok(RunOutcome {
         valid: report.valid,
         anomaly_types: report.anomalies.iter().map(|a| a.kind).collect(),
