@@ -25,6 +25,8 @@ use splitbrain_targets::target::{NodeAddr, Target};
 const LEASE_MS: u64 = 5_000;
 /// Twice the lease: every lock key on a stepped node is then past its expiry.
 const STEP_NS: i64 = 10_000_000_000;
+/// Far below the TTL, yet room for a loaded machine's loopback round.
+const NODE_TIMEOUT_MS: u64 = 250;
 
 fn cfg() -> ClientConfig {
     ClientConfig {
@@ -113,7 +115,9 @@ fn publish(dir: &Path, node: &NodeAddr, state: ClockState) {
 
 async fn redlock_with_steps(stepped: usize) -> (i64, redis_support::Done) {
     let redlock = cluster(REDLOCK_NODES as u8, |layout| {
-        RedlockTarget::new(WriteMode::Unguarded, RedisPersistence::None).with_layout(layout)
+        RedlockTarget::new(WriteMode::Unguarded, RedisPersistence::None)
+            .with_layout(layout)
+            .with_node_timeout_ms(NODE_TIMEOUT_MS)
     })
     .await;
     let clock = HistoryClock::start();

@@ -16,10 +16,14 @@ use splitbrain_targets::redis::{
 
 /// Scheduling slack on a shared 2-core machine.
 const SLACK: Duration = Duration::from_millis(500);
+/// Far below the 1 s TTL, yet room for a loaded machine's loopback round.
+const NODE_TIMEOUT_MS: u64 = 100;
 
 async fn five(write_mode: WriteMode) -> LocalRedis<RedlockTarget> {
     LocalRedis::start(REDLOCK_NODES as u8, |layout| {
-        RedlockTarget::new(write_mode, RedisPersistence::None).with_layout(layout)
+        RedlockTarget::new(write_mode, RedisPersistence::None)
+            .with_layout(layout)
+            .with_node_timeout_ms(NODE_TIMEOUT_MS)
     })
     .await
 }

@@ -75,6 +75,8 @@ pub struct RedlockTarget {
     write_mode: WriteMode,
     persistence: RedisPersistence,
     layout: RedisLayout,
+    /// `None`: [`per_node_timeout`] of the client's configuration.
+    node_timeout_ms: Option<u64>,
 }
 
 impl RedlockTarget {
@@ -83,7 +85,16 @@ impl RedlockTarget {
             write_mode,
             persistence,
             layout: RedisLayout::default(),
+            node_timeout_ms: None,
         }
+    }
+
+    /// Bound each node's answer in a round by `ms` instead of a twentieth
+    /// of the TTL (for a loaded test machine, where a loopback round can
+    /// take longer than a short TTL's twentieth).
+    pub fn with_node_timeout_ms(mut self, ms: u64) -> Self {
+        self.node_timeout_ms = Some(ms.max(1));
+        self
     }
 
     /// Other ports, directories or bind addresses than one node per container.
@@ -131,7 +142,9 @@ impl Target for RedlockTarget {
                 "failed to set up Redlock: the cluster has no node".into(),
             ));
         }
-        let per_node = per_node_timeout(cfg);
+        let per_node = self
+            .node_timeout_ms
+            .map_or_else(|| per_node_timeout(cfg), Duration::from_millis);
         let mut conns = Vec::with_capacity(nodes.len());
         for node in nodes {
             // Lock rounds bound each answer by the per-node timeout; the
