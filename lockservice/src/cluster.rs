@@ -388,6 +388,19 @@ impl Cluster {
                     format!("{} is primary itself", self.me().name),
                 );
             }
+            // Only the node this one follows: a deposed primary that has not
+            // noticed yet must not overwrite the new primary's state.
+            let leader = &self.peers[view.leader].name;
+            if &replicate.from != leader {
+                return reply_error(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "{} follows {leader}, not {}",
+                        self.me().name,
+                        replicate.from
+                    ),
+                );
+            }
             view.epoch = view.epoch.max(replicate.epoch);
         }
         let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
