@@ -24,9 +24,9 @@
 //!   `lost-update` still apply.
 //!
 //! A holder's conservative validity is the invoke time of its last successful
-//! grant or renewal plus the TTL (for Redlock, plus the validity its quorum
-//! rule computes, which is shorter): the server can only have started the key's
-//! TTL after the request was sent.
+//! grant or renewal plus the TTL (for Redlock, plus the shorter validity its
+//! quorum rule computes): the server can only have started the key's TTL
+//! after the request was sent.
 //!
 //! The protected resource is one key per name holding a JSON list of
 //! integers, on the node that answers lock requests (for Redlock, the first
@@ -41,8 +41,7 @@
 //! `fail` is reserved for requests that provably had no effect: a refused
 //! connection (nothing was sent), an error reply (Redis answers errors before
 //! executing, and none of the scripts here writes before it can fail), or a
-//! script that answers "no". A timeout or a connection lost after sending is
-//! `info`. Reads change nothing, so every failed read is a `fail`.
+//! script that answers "no". A timeout or a lost connection is `info`. Reads change nothing, so every failed read is a `fail`.
 //!
 //! Acquiring never waits: a lock held by someone else is a `fail` at once, and
 //! the workload's idle pause is the retry, which is how Redis locks are used.
