@@ -447,8 +447,11 @@ fn checkers(out: &mut String, inp: &Inputs) {
     let s = &r.stats;
     let _ = write!(
         out,
-        "<h3>Operations</h3><p>{} records, {} client ops by {} processes on {} keys.</p><table class=\"grid\"><thead><tr><th>op</th><th>ok</th><th>fail</th><th>info</th><th>pending</th></tr></thead><tbody>",
-        s.events, s.client_ops, s.processes, s.keys
+        "<h3>Operations</h3><p>{}, {} by {} on {}.</p><table class=\"grid\"><thead><tr><th>op</th><th>ok</th><th>fail</th><th>info</th><th>pending</th></tr></thead><tbody>",
+        plural(s.events as usize, "record", "records"),
+        plural(s.client_ops as usize, "client op", "client ops"),
+        plural(s.processes as usize, "process", "processes"),
+        plural(s.keys as usize, "key", "keys")
     );
     for (f, c) in &s.ops {
         let _ = write!(
@@ -538,6 +541,14 @@ fn logs(out: &mut String, inp: &Inputs) {
         out.push_str("<p>No logs were collected.</p>");
     }
     for l in &inp.logs {
+        if l.lines.is_empty() {
+            let _ = write!(
+                out,
+                "<p class=\"log-empty\"><code>{}</code> is empty</p>",
+                escape(&l.name)
+            );
+            continue;
+        }
         let _ = write!(
             out,
             "<details class=\"log\"{}><summary><code>{}</code> — last {}{}</summary><pre>",

@@ -355,6 +355,8 @@
   });
   window.addEventListener("resize", function () { resize(); redraw(); });
 
+  // Log tails open at their last line, the one nearest the end of the run.
+  Array.prototype.forEach.call(document.querySelectorAll("details.log pre"), function (p) { p.scrollTop = p.scrollHeight; });
   resize();
   if (D.anomalies.length && D.anomalies[0].ops.length) {
     var first = document.getElementById("anomaly-0");
