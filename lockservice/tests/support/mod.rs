@@ -353,6 +353,8 @@ impl Recorder {
     fn push(&self, mut line: Value) {
         let mut lines = self.lines.lock().expect("recorder lock");
         line["index"] = json!(lines.len());
+        // Stamped under the lock, so time never decreases along the history.
+        line["time"] = json!(self.clock.now_ns());
         lines.push(line);
     }
 
@@ -373,7 +375,7 @@ impl Recorder {
             value: value.clone(),
         };
         let mut invoke = json!({
-            "time": self.clock.now_ns(), "process": process, "type": "invoke",
+            "process": process, "type": "invoke",
             "f": f.to_string(), "key": key,
         });
         if let Some(token) = token {
@@ -390,7 +392,7 @@ impl Recorder {
             _ => "info",
         };
         let mut done = json!({
-            "time": self.clock.now_ns(), "process": process, "type": kind,
+            "process": process, "type": kind,
             "f": f.to_string(), "key": key,
         });
         if let Some(token) = c.token {
