@@ -29,7 +29,7 @@
   var detail = document.getElementById("tl-detail");
   var rangeEl = document.getElementById("tl-range");
   var ctx = canvas.getContext("2d");
-  var W = 800, HEIGHT = TOP + Math.max(nLanes, 1) * ROW_H + 4;
+  var W = 800, HEIGHT = TOP + Math.max(nLanes, 1) * ROW_H + 16;
   var view = { a: 0, b: END };
   var selected = [];
   var isSelected = new Uint8Array(N + 1);
@@ -134,7 +134,7 @@
     // Holds and leaderships, coloured by token: one path per colour, and a
     // hold narrower than a pixel only where its pixel is still empty.
     ctx.font = "bold 9px system-ui, sans-serif"; ctx.textBaseline = "middle";
-    var holdRuns = new Runs(), holdLabels = [], uncertain = [], selHolds = [];
+    var holdRuns = new Runs(), holdLabels = [], uncertain = [], selHolds = [], selHoldIds = [];
     for (l = 0; l < nLanes; l++) {
       var hs = laneHolds[l], y = TOP + l * ROW_H + HOLD_Y;
       for (k = 0; k < hs.length; k++) {
@@ -148,7 +148,7 @@
         }
         if (H.c[h]) holdRuns.add(tokenColour(H.t[h]), hx0, hx1, y, HOLD_H);
         else uncertain.push(h, hx0, hx1, y);
-        if (isSelected[H.g[h]]) selHolds.push(hx0, hx1, y);
+        if (isSelected[H.g[h]]) { selHolds.push(hx0, hx1, y); selHoldIds.push(h); }
         if (hx1 - hx0 > 34 && H.t[h] >= 0) holdLabels.push(h, hx0, y);
       }
     }
@@ -162,6 +162,7 @@
       ctx.beginPath(); ctx.moveTo(uncertain[k + 1], uy); ctx.lineTo(uncertain[k + 2], uy); ctx.stroke();
     }
     ctx.setLineDash([]); ctx.lineWidth = 1;
+    overlaps(selHoldIds);
     ctx.lineWidth = 2.5; ctx.strokeStyle = "#111";
     for (k = 0; k < selHolds.length; k += 3) ctx.strokeRect(selHolds[k] - 1, selHolds[k + 2] - 1, selHolds[k + 1] - selHolds[k] + 2, HOLD_H + 2);
     ctx.lineWidth = 1;
@@ -218,6 +219,31 @@
     ctx.fillStyle = "#cbd5e1"; ctx.fillRect(LABEL_W - 2, AXIS_H, 1, HEIGHT - AXIS_H);
     markers();
     rangeEl.textContent = "showing " + secs(view.a, 3) + " – " + secs(view.b, 3) + " of " + secs(END, 3);
+  }
+
+  // Where two selected holds of one key by different processes overlap (a
+  // lost mutual exclusion, a split brain), shade the overlap across both lanes.
+  function overlaps(ids) {
+    for (var x = 0; x < ids.length; x++) {
+      for (var z = x + 1; z < ids.length; z++) {
+        var p = ids[x], q = ids[z];
+        if (H.k[p] !== H.k[q] || H.p[p] === H.p[q]) continue;
+        var s0 = Math.max(H.s[p], H.s[q]), e0 = Math.min(H.e[p], H.e[q]);
+        if (s0 >= e0) continue;
+        var l0 = Math.min(H.l[p], H.l[q]), l1 = Math.max(H.l[p], H.l[q]);
+        var bx0 = xOf(s0), bx1 = Math.max(xOf(e0), bx0 + 2);
+        var by0 = TOP + l0 * ROW_H + HOLD_Y - 2, by1 = TOP + l1 * ROW_H + HOLD_Y + HOLD_H + 2;
+        ctx.globalAlpha = 0.22; ctx.fillStyle = "#dc2626"; ctx.fillRect(bx0, by0, bx1 - bx0, by1 - by0);
+        ctx.globalAlpha = 1; ctx.strokeStyle = "#dc2626"; ctx.lineWidth = 1.5;
+        ctx.strokeRect(bx0, by0, bx1 - bx0, by1 - by0); ctx.lineWidth = 1;
+        var text = "overlap " + ((e0 - s0) / 1000).toFixed(1) + " ms";
+        ctx.font = "bold 10px system-ui, sans-serif";
+        var tw = ctx.measureText(text).width + 6, ty = by1 + 14 <= HEIGHT ? by1 + 1 : by0 - 14;
+        ctx.fillStyle = "#dc2626"; ctx.fillRect(bx0, ty, tw, 13);
+        ctx.fillStyle = "#fff"; ctx.fillText(text, bx0 + 3, ty + 7);
+        ctx.font = "bold 9px system-ui, sans-serif";
+      }
+    }
   }
 
   // Selected ops get DOM markers over the canvas: easy to see and to test.
