@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::anyhow;
 use serde::Serialize;
 use splitbrain_checkers::verdict::Validity;
+use splitbrain_targets::redis::RedisPersistence;
 use splitbrain_workloads::{FaultKind, WorkloadKind};
 
 use crate::exit::CommandError;
@@ -31,9 +32,14 @@ pub struct RunArgs {
     /// Seconds of each fault window and of each quiet window between them.
     #[arg(long = "nemesis-interval", default_value_t = 5, value_name = "SECS")]
     pub nemesis_interval_s: u64,
-    /// Number of nodes in the cluster (1 to 9).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=9))]
-    pub nodes: u64,
+    /// Number of nodes in the cluster, 1 to 9 (default: the target's own
+    /// design: 3 for etcd and redis-sentinel, 1 for redis, 5 for redlock).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=9))]
+    pub nodes: Option<u64>,
+    /// Redis persistence: none, aof-everysec or aof-always.
+    #[arg(long = "redis-persistence", default_value = "none", value_parser = parse_persistence)]
+    #[serde(serialize_with = "serialize_persistence")]
+    pub redis_persistence: RedisPersistence,
     /// Concurrent client processes (1 to 200).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
     pub concurrency: u64,
@@ -98,7 +104,24 @@ fn parse_nemeses(s: &str) -> Result<NemesisList, String> {
     Ok(NemesisList(faults))
 }
 
+fn parse_persistence(s: &str) -> Result<RedisPersistence, String> {
+    s.parse()
+}
+
+fn serialize_persistence<S: serde::Serializer>(
+    p: &RedisPersistence,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
 impl RunArgs {
+    /// `--nodes`, or the target's own default.
+    pub fn node_count(&self) -> u64 {
+        self.nodes
+            .unwrap_or_else(|| crate::target_registry::default_nodes(&self.target))
+    }
+
     fn validate(&self) -> Result<(), String> {
         if !(self.rate_per_s.is_finite() && self.rate_per_s > 0.0) {
             return Err(format!(

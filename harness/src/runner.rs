@@ -57,7 +57,9 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
     println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
     let target = match &args.target_file {
         Some(path) => crate::target_registry::from_manifest(path, args.workload),
-        None => crate::target_registry::resolve(&args.target, args.workload),
+        None => {
+            crate::target_registry::resolve(&args.target, args.workload, args.redis_persistence)
+        }
     }
     .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
     let run_dir = RunDir::create(&args.results_dir, target.name(), args.workload.as_str())
@@ -180,7 +182,7 @@ async fn deploy(
         engine,
         ClusterSpec {
             run_id: run_id.to_string(),
-            nodes: args.nodes as usize,
+            nodes: args.node_count() as usize,
             image: image.to_string(),
             ..ClusterSpec::default()
         },

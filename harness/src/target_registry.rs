@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use splitbrain_targets::adapter::AdapterTarget;
 use splitbrain_targets::etcd::{EtcdTarget, WriteMode};
+use splitbrain_targets::redis::{RedisPersistence, RedisTarget, RedlockTarget, SentinelTarget};
 use splitbrain_targets::target::Target;
 use splitbrain_workloads::WorkloadKind;
 
-pub const KNOWN: &[&str] = &["etcd"];
+pub const KNOWN: &[&str] = &["etcd", "redis", "redlock", "redis-sentinel"];
 
 /// The `fenced` workload guards its writes with the token; `append`
 /// deliberately does not.
@@ -20,13 +21,31 @@ fn write_mode(workload: WorkloadKind) -> WriteMode {
 }
 
 /// The built-in target named `name`, set up for `workload`.
-pub fn resolve(name: &str, workload: WorkloadKind) -> Result<Arc<dyn Target>, String> {
+pub fn resolve(
+    name: &str,
+    workload: WorkloadKind,
+    persistence: RedisPersistence,
+) -> Result<Arc<dyn Target>, String> {
+    let mode = write_mode(workload);
     match name {
-        "etcd" => Ok(Arc::new(EtcdTarget::new(write_mode(workload)))),
+        "etcd" => Ok(Arc::new(EtcdTarget::new(mode))),
+        "redis" => Ok(Arc::new(RedisTarget::new(mode, persistence))),
+        "redlock" => Ok(Arc::new(RedlockTarget::new(mode, persistence))),
+        "redis-sentinel" => Ok(Arc::new(SentinelTarget::new(mode, persistence))),
         other => Err(format!(
             "unknown target {other:?}; known targets: {} (or describe your own with --target-file)",
             KNOWN.join(", ")
         )),
+    }
+}
+
+/// The cluster size a target is designed for, when `--nodes` is not given:
+/// one Redis, Redlock's five independent nodes, a primary and two replicas.
+pub fn default_nodes(name: &str) -> u64 {
+    match name {
+        "redis" => 1,
+        "redlock" => 5,
+        _ => 3,
     }
 }
 
