@@ -244,3 +244,53 @@ fn tail(path: &Path) -> std::io::Result<(Vec<String>, bool)> {
         truncated,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OVERLAP: &str = concat!(
+        r#"{"index":0,"time":0,"process":1,"type":"invoke","f":"acquire","key":"k"}"#,
+        "\n",
+        r#"{"index":1,"time":1000000,"process":1,"type":"ok","f":"acquire","key":"k","token":7}"#,
+        "\n",
+        r#"{"index":2,"time":2000000,"process":2,"type":"invoke","f":"acquire","key":"k"}"#,
+        "\n",
+        r#"{"index":3,"time":3000000,"process":2,"type":"ok","f":"acquire","key":"k","token":8}"#,
+        "\n",
+    );
+
+    #[test]
+    fn without_results_json_the_verdict_is_computed_from_the_history_and_the_page_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(store::HISTORY_FILE), OVERLAP).unwrap();
+        let page = std::fs::read_to_string(write_report(dir.path()).unwrap()).unwrap();
+        assert!(page.contains(r#"class="banner invalid""#));
+        assert!(page.contains("computed from the history"));
+        assert!(page.contains("failed to read run.json"));
+    }
+
+    #[test]
+    fn a_damaged_history_is_drawn_as_far_as_it_reads_and_its_verdict_is_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = format!("{OVERLAP}not a record\n");
+        std::fs::write(dir.path().join(store::HISTORY_FILE), history).unwrap();
+        let page = std::fs::read_to_string(write_report(dir.path()).unwrap()).unwrap();
+        assert!(page.contains(r#"class="banner unknown""#));
+        assert!(page.contains("1 lines of history.jsonl are not history records"));
+        assert!(page.contains("failed to check history.jsonl"));
+        assert!(
+            page.contains("2 ops over"),
+            "the readable ops are still drawn"
+        );
+    }
+
+    #[test]
+    fn an_empty_run_directory_still_gets_a_page_and_a_missing_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = std::fs::read_to_string(write_report(dir.path()).unwrap()).unwrap();
+        assert!(page.contains(r#"class="banner unknown""#));
+        assert!(page.contains("no verdict"));
+        assert!(write_report(&dir.path().join("missing")).is_err());
+    }
+}
