@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use serde::Serialize;
 use splitbrain_checkers::verdict::Validity;
 use splitbrain_targets::redis::RedisPersistence;
-use splitbrain_workloads::{FaultKind, WorkloadKind};
+use splitbrain_workloads::{ClockMode, FaultKind, Topology, Victims, WorkloadKind};
 
 use crate::exit::CommandError;
 
@@ -29,6 +29,16 @@ pub struct RunArgs {
     /// Comma-separated faults: partition, kill, pause, clock, packet, client-pause; or `none`.
     #[arg(long, default_value = "partition,pause,kill", value_parser = parse_nemeses)]
     pub nemesis: NemesisList,
+    /// Fix which nodes node faults hit: one, minority, majority, all, primaries.
+    #[arg(long)]
+    pub victims: Option<Victims>,
+    /// Fix how partitions cut: one, majority, random-halves, bridge,
+    /// majorities-ring, primaries, clients.
+    #[arg(long)]
+    pub topology: Option<Topology>,
+    /// Fix the clock fault: bump:MS (signed), strobe:MS:PERIOD_MS or rate:FACTOR.
+    #[arg(long)]
+    pub clock: Option<ClockMode>,
     /// Seconds of each fault window and of each quiet window between them.
     #[arg(long = "nemesis-interval", default_value_t = 5, value_name = "SECS")]
     pub nemesis_interval_s: u64,

@@ -19,7 +19,9 @@ use splitbrain_checkers::verdict::{AnomalyType, Validity};
 use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 use splitbrain_targets::client::{ClientConfig, Invocation};
 use splitbrain_targets::target::{NodeAddr, Target};
-use splitbrain_workloads::{FaultKind, FaultSchedule, ScheduleConfig, WorkloadConfig};
+use splitbrain_workloads::{
+    FaultKind, FaultSchedule, Pins, ScheduleConfig, Topology, Victims, WorkloadConfig,
+};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -62,6 +64,14 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
         }
     }
     .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
+    let wants_primaries =
+        args.victims == Some(Victims::Primaries) || args.topology == Some(Topology::Primaries);
+    if wants_primaries && target.as_primaries().is_none() {
+        return Err(CommandError::BadInput(anyhow!(
+            "target {} cannot name its primaries, so faults cannot be aimed at them",
+            target.name()
+        )));
+    }
     let run_dir = RunDir::create(&args.results_dir, target.name(), args.workload.as_str())
         .map_err(CommandError::BadInput)?;
     crate::logging::to_file(&run_dir.file(store::HARNESS_LOG))?;
@@ -319,6 +329,11 @@ async fn phases(
         lease_ms: args.lease_ms,
         nodes: nodes.len(),
         primaries_available: target.as_primaries().is_some(),
+        pins: Pins {
+            victims: args.victims,
+            topology: args.topology,
+            clock: args.clock,
+        },
         seed,
     });
     meta["schedule"] = serde_json::to_value(&schedule)?;

@@ -16,4 +16,7 @@ pub mod generator;
 pub mod schedule;
 
 pub use generator::{ProcessGenerator, Step, WorkloadConfig, WorkloadKind};
-pub use schedule::{FaultKind, FaultPlan, FaultSchedule, ScheduleConfig, ScheduledFault};
+pub use schedule::{
+    ClockMode, FaultKind, FaultPlan, FaultSchedule, Pins, ScheduleConfig, ScheduledFault, Topology,
+    Victims,
+};

@@ -100,6 +100,63 @@ pub enum Topology {
     Clients,
 }
 
+/// Parses a kebab-case name the way the history and `run.json` spell it.
+fn parse_kebab<T: serde::de::DeserializeOwned>(
+    s: &str,
+    what: &str,
+    expected: &str,
+) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("unknown {what} {s:?}; expected {expected}"))
+}
+
+impl std::str::FromStr for Victims {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_kebab(s, "victims", "one, minority, majority, all or primaries")
+    }
+}
+
+impl std::str::FromStr for Topology {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_kebab(
+            s,
+            "topology",
+            "one, majority, random-halves, bridge, majorities-ring, primaries or clients",
+        )
+    }
+}
+
+/// `bump:MS` (signed), `strobe:MS:PERIOD_MS` or `rate:FACTOR`.
+impl std::str::FromStr for ClockMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("bad clock fault {s:?}; expected bump:MS, strobe:MS:PERIOD_MS or rate:FACTOR")
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        match parts.as_slice() {
+            ["bump", ms] => Ok(ClockMode::Bump {
+                delta_ms: ms.trim_start_matches('+').parse().map_err(|_| bad())?,
+            }),
+            ["strobe", ms, period] => Ok(ClockMode::Strobe {
+                delta_ms: ms.trim_start_matches('+').parse().map_err(|_| bad())?,
+                period_ms: period.parse().ok().filter(|p| *p > 0).ok_or_else(bad)?,
+            }),
+            ["rate", factor] => {
+                let rate: f64 = factor.parse().map_err(|_| bad())?;
+                if rate.is_finite() && rate > 0.0 {
+                    Ok(ClockMode::Rate { rate })
+                } else {
+                    Err(bad())
+                }
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
 impl Topology {
     /// The smallest cluster on which this cut means something.
     pub fn min_nodes(self) -> usize {
@@ -192,7 +249,20 @@ pub struct ScheduleConfig {
     pub nodes: usize,
     /// Topologies the target supports beyond the generic ones.
     pub primaries_available: bool,
+    /// Choices fixed by the user instead of drawn from the seed.
+    #[serde(default)]
+    pub pins: Pins,
     pub seed: u64,
+}
+
+/// Fault parameters the user fixed (`--victims`, `--topology`, `--clock`),
+/// to aim a campaign at one scenario. Draws still happen, so a seed's other
+/// choices stay the same with or without pins.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Pins {
+    pub victims: Option<Victims>,
+    pub topology: Option<Topology>,
+    pub clock: Option<ClockMode>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,7 +304,8 @@ fn plan_for(kind: FaultKind, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> Faul
         if cfg.primaries_available {
             choices.push(Victims::Primaries);
         }
-        choices[rng.random_range(0..choices.len())]
+        let drawn = choices[rng.random_range(0..choices.len())];
+        cfg.pins.victims.unwrap_or(drawn)
     };
     match kind {
         FaultKind::Partition => {
@@ -250,8 +321,9 @@ fn plan_for(kind: FaultKind, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> Faul
                 choices.push(Topology::Primaries);
             }
             choices.retain(|t| t.min_nodes() <= cfg.nodes);
+            let drawn = choices[rng.random_range(0..choices.len())];
             FaultPlan::Partition {
-                topology: choices[rng.random_range(0..choices.len())],
+                topology: cfg.pins.topology.unwrap_or(drawn),
                 seed,
             }
         }
@@ -284,7 +356,7 @@ fn plan_for(kind: FaultKind, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> Faul
             };
             FaultPlan::Clock {
                 victims: node_victims(rng),
-                clock,
+                clock: cfg.pins.clock.unwrap_or(clock),
                 seed,
             }
         }
@@ -315,6 +387,7 @@ mod tests {
             lease_ms: 2_000,
             nodes: 5,
             primaries_available: false,
+            pins: Pins::default(),
             seed: 7,
         }
     }
@@ -387,6 +460,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn pinned_choices_replace_draws_and_keep_the_rest_of_the_seed() {
+        let base = cfg(vec![FaultKind::Clock, FaultKind::Partition]);
+        let pinned = ScheduleConfig {
+            pins: Pins {
+                victims: Some(Victims::Majority),
+                topology: Some(Topology::Primaries),
+                clock: Some(ClockMode::Bump { delta_ms: 30_000 }),
+            },
+            ..base.clone()
+        };
+        let (a, b) = (
+            FaultSchedule::generate(&base),
+            FaultSchedule::generate(&pinned),
+        );
+        assert_eq!(a.faults.len(), b.faults.len());
+        for (x, y) in a.faults.iter().zip(&b.faults) {
+            assert_eq!(
+                x.plan.kind(),
+                y.plan.kind(),
+                "pins must not change which faults run"
+            );
+            match &y.plan {
+                FaultPlan::Clock { victims, clock, .. } => {
+                    assert_eq!(*victims, Victims::Majority);
+                    assert_eq!(*clock, ClockMode::Bump { delta_ms: 30_000 });
+                }
+                FaultPlan::Partition { topology, .. } => assert_eq!(*topology, Topology::Primaries),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn fault_parameters_parse_from_the_command_line() {
+        assert_eq!(
+            "bump:+20000".parse::<ClockMode>(),
+            Ok(ClockMode::Bump { delta_ms: 20_000 })
+        );
+        assert_eq!(
+            "bump:-500".parse::<ClockMode>(),
+            Ok(ClockMode::Bump { delta_ms: -500 })
+        );
+        assert_eq!(
+            "strobe:5000:100".parse::<ClockMode>(),
+            Ok(ClockMode::Strobe {
+                delta_ms: 5000,
+                period_ms: 100
+            })
+        );
+        assert_eq!(
+            "rate:2".parse::<ClockMode>(),
+            Ok(ClockMode::Rate { rate: 2.0 })
+        );
+        assert!("rate:-1".parse::<ClockMode>().is_err());
+        assert!("warp:9"
+            .parse::<ClockMode>()
+            .unwrap_err()
+            .contains("bump:MS"));
+        assert_eq!("majority".parse::<Victims>(), Ok(Victims::Majority));
+        assert_eq!(
+            "random-halves".parse::<Topology>(),
+            Ok(Topology::RandomHalves)
+        );
+        assert!("half"
+            .parse::<Topology>()
+            .unwrap_err()
+            .contains("random-halves"));
     }
 
     #[test]
