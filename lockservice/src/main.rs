@@ -6,7 +6,7 @@
 //!
 //! | mode | planted bug | anomaly |
 //! |---|---|---|
-//! | `safe` | none | none under any fault |
+//! | `safe` | none | none under any fault, clock rates up to 4x included |
 //! | `no-fencing` | the resource accepts any token | `stale-token-accepted`, `lost-update` |
 //! | `volatile-tokens` | the token counter lives in memory | `token-regression` after a kill |
 //! | `wallclock-lease` | leases expire by `CLOCK_REALTIME` | `lost-mutual-exclusion` after a clock bump |
@@ -57,6 +57,12 @@ struct Args {
     /// Longest lease granted; longer requests get this.
     #[arg(long, default_value_t = 60_000)]
     max_lease_ms: u64,
+    /// How much faster than real time this node's clock may run while
+    /// leases stay safe: each lease is held `lease_ms` times this on the
+    /// node's own clock. Default: 4 in `safe` (the fastest rate the
+    /// harness's clock fault sets), 1 in every other mode.
+    #[arg(long)]
+    clock_rate_bound: Option<f64>,
     /// Health poll interval between nodes (replicated modes).
     #[arg(long, default_value_t = 100)]
     heartbeat_ms: u64,
@@ -110,17 +116,20 @@ async fn serve(args: Args) -> Result<(), String> {
             args.data_dir.display()
         )
     })?;
-    let grace_until = opened
-        .restarted
-        .then(|| Instant::now() + Duration::from_millis(opened.store.lease_bound_ms()));
+    let restarted = opened.restarted;
+    let store = opened.store.with_clock_rate_bound(
+        args.clock_rate_bound
+            .unwrap_or(args.mode.default_clock_rate_bound()),
+    );
+    let grace_until = restarted.then(|| Instant::now() + Duration::from_millis(store.grace_ms()));
     let timing = Timing {
         heartbeat: Duration::from_millis(args.heartbeat_ms.max(1)),
         failover: Duration::from_millis(args.failover_ms.max(1)),
         connect_timeout: Duration::from_millis(args.connect_timeout_ms.max(1)),
         forward_timeout: Duration::from_millis(args.forward_timeout_ms.max(1)),
     };
-    let cluster = Arc::new(Cluster::new(args.mode, me, peers, timing, opened.restarted));
-    let store = Arc::new(Mutex::new(opened.store));
+    let cluster = Arc::new(Cluster::new(args.mode, me, peers, timing, restarted));
+    let store = Arc::new(Mutex::new(store));
     if args.mode.is_replicated() {
         tokio::spawn(cluster.clone().monitor());
         tokio::spawn(cluster.clone().replicate(store.clone()));

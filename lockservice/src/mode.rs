@@ -45,6 +45,16 @@ impl Mode {
         self != Mode::VolatileTokens
     }
 
+    /// `safe` holds leases long enough for a clock running up to 4 times
+    /// fast (the harness's fastest clock-rate fault); a real service would
+    /// take its vendor's drift bound. The bug modes assume a true clock.
+    pub fn default_clock_rate_bound(self) -> f64 {
+        match self {
+            Mode::Safe => 4.0,
+            _ => 1.0,
+        }
+    }
+
     pub fn lease_clock(self) -> LeaseClock {
         match self {
             Mode::WallclockLease => LeaseClock::Wall,

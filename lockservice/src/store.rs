@@ -106,6 +106,8 @@ pub struct Store {
     clock: LeaseClock,
     data_dir: PathBuf,
     max_lease_ms: u64,
+    /// Leases are held `lease_ms` times this on the node's own clock.
+    clock_rate_bound: f64,
     counter: u64,
     lease_bound_ms: u64,
     locks: HashMap<String, Lease>,
@@ -142,6 +144,7 @@ impl Store {
             clock: mode.lease_clock(),
             data_dir: data_dir.to_path_buf(),
             max_lease_ms,
+            clock_rate_bound: 1.0,
             counter: if mode.persists_tokens() {
                 persisted.counter.unwrap_or(0)
             } else {
@@ -158,9 +161,28 @@ impl Store {
         Ok(Opened { store, restarted })
     }
 
-    /// The longest lease ever granted: the grace period after a restart.
-    pub fn lease_bound_ms(&self) -> u64 {
-        self.lease_bound_ms
+    /// Holds every lease for `lease_ms` times `bound` of this node's clock,
+    /// so that a lease lasts its promised time in real time as long as the
+    /// clock runs at most `bound` times too fast. Values below 1 count as 1.
+    pub fn with_clock_rate_bound(mut self, bound: f64) -> Self {
+        self.clock_rate_bound = if bound.is_finite() {
+            bound.max(1.0)
+        } else {
+            1.0
+        };
+        self
+    }
+
+    /// How long this node's clock must hold a lease of `lease_ms`.
+    fn hold_ms(&self, lease_ms: u64) -> u64 {
+        // Float precision is irrelevant at these magnitudes; `as` saturates.
+        (lease_ms as f64 * self.clock_rate_bound).ceil() as u64
+    }
+
+    /// The grace period after a restart: the longest lease ever granted, as
+    /// this node's clock must hold it.
+    pub fn grace_ms(&self) -> u64 {
+        self.hold_ms(self.lease_bound_ms)
     }
 
     pub fn version(&self) -> u64 {
@@ -207,7 +229,7 @@ impl Store {
             )));
         }
         let token = self.counter;
-        let expiry = self.clock.deadline(lease_ms);
+        let expiry = self.clock.deadline(self.hold_ms(lease_ms));
         self.table(table).insert(
             key.to_string(),
             Lease {
@@ -262,7 +284,7 @@ impl Store {
                 )));
             }
         }
-        let expiry = self.clock.deadline(lease_ms);
+        let expiry = self.clock.deadline(self.hold_ms(lease_ms));
         if let Some(lease) = self.table(table).get_mut(key) {
             lease.expiry = expiry;
         }
@@ -454,8 +476,9 @@ mod tests {
             s.try_grant(Table::Lock, "k", "a", 1000).expect("grant");
             let reopened = Store::open(mode, dir.path(), 60_000).expect("reopen");
             assert!(reopened.restarted);
-            assert_eq!(reopened.store.lease_bound_ms(), 1000);
-            let mut s = reopened.store;
+            assert_eq!(reopened.store.grace_ms(), 1000);
+            let mut s = reopened.store.with_clock_rate_bound(4.0);
+            assert_eq!(s.grace_ms(), 4000);
             let grant = s.try_grant(Table::Lock, "k", "b", 1000).expect("grant");
             assert_eq!(grant.map(|g| g.token), Some(next), "{mode:?}");
         }

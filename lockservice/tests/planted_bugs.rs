@@ -33,8 +33,9 @@ async fn grants_across_kill(mode: &str, subnet: u8) -> (Vec<u64>, Recorder) {
         if process == 2 {
             cluster.nodes[0].restart();
             cluster.nodes[0].wait_ready().await;
-            // The restarted node refuses grants for the longest lease it gave.
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            // The restarted node refuses grants for the longest lease it
+            // gave (times 4 in safe, its clock-rate bound).
+            tokio::time::sleep(Duration::from_millis(1300)).await;
         }
         let mut c = client(&cluster.endpoint(0), "n1", process, &cfg, WriteMode::Fenced);
         let grant = rec
@@ -69,7 +70,7 @@ async fn kill_restart_keeps_safe_tokens_increasing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_safe_node_refuses_grants_until_old_leases_ran_out() {
     let mut cluster = Cluster::start(spec("safe", 1, 13)).await;
-    let cfg = config(1500, 2000);
+    let cfg = config(300, 2000);
     let rec = Recorder::new();
     let mut holder = client(&cluster.endpoint(0), "n1", 0, &cfg, WriteMode::Fenced);
     let grant = rec
@@ -85,7 +86,8 @@ async fn restarted_safe_node_refuses_grants_until_old_leases_ran_out() {
         early.error.as_deref().unwrap_or("").contains("restarted"),
         "{early:?}"
     );
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // 300 ms times the clock-rate bound of 4.
+    tokio::time::sleep(Duration::from_millis(1300)).await;
     let late = rec.invoke(&mut other, 1, F::Acquire, "k", None, None).await;
     assert_eq!(late.kind, OpType::Ok, "{late:?}");
     assert_eq!(rec.check().valid, Validity::Valid);
@@ -110,7 +112,8 @@ async fn stale_writer(mode: &str, subnet: u8) -> (OpType, Recorder) {
             .kind,
         OpType::Ok
     );
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Past the lease as safe holds it: 400 ms times its clock-rate bound of 4.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
     let g1 = rec.invoke(&mut p1, 1, F::Acquire, "k", None, None).await;
     assert_eq!(g1.kind, OpType::Ok, "{g1:?}");
     assert!(g1.token > g0.token);
@@ -219,6 +222,48 @@ async fn clock_bump_expires_wallclock_leases_early() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clock_bump_leaves_monotonic_leases_alone() {
     let (second, rec) = grant_after_clock_bump("safe", 32).await;
+    assert_eq!(second, OpType::Fail);
+    assert_eq!(rec.check().valid, Validity::Valid);
+}
+
+/// p0 holds a 1 s lease; the node's clocks start running 4 times fast;
+/// 400 ms later p1 asks.
+async fn grant_under_fast_clock(extra_args: &[&str], subnet: u8) -> (OpType, Recorder) {
+    let clock_dir = tempfile::tempdir().expect("tempdir");
+    let (env, set_clock) = install_clock(clock_dir.path());
+    let mut s = spec("safe", 1, subnet);
+    s.env = env;
+    s.extra_args = extra_args.iter().map(|a| a.to_string()).collect();
+    let cluster = Cluster::start(s).await;
+    let cfg = config(1000, 2000);
+    let rec = Recorder::new();
+    let mut p0 = client(&cluster.endpoint(0), "n1", 0, &cfg, WriteMode::Fenced);
+    let mut p1 = client(&cluster.endpoint(0), "n1", 1, &cfg, WriteMode::Fenced);
+    let g0 = rec.invoke(&mut p0, 0, F::Acquire, "k", None, None).await;
+    assert_eq!(g0.kind, OpType::Ok, "{g0:?}");
+    set_clock(ClockState {
+        offset_ns: 0,
+        rate: 4.0,
+        strobe: None,
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let g1 = rec.invoke(&mut p1, 1, F::Acquire, "k", None, None).await;
+    set_clock(ClockState::REAL);
+    (g1.kind, rec)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_clock_expires_monotonic_leases_early_without_a_rate_bound() {
+    let (second, rec) = grant_under_fast_clock(&["--clock-rate-bound", "1"], 33).await;
+    assert_eq!(second, OpType::Ok);
+    let report = rec.check();
+    assert_eq!(report.valid, Validity::Invalid);
+    assert_eq!(anomaly_types(&report), vec!["lost-mutual-exclusion"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_clock_leaves_safe_leases_alone() {
+    let (second, rec) = grant_under_fast_clock(&[], 34).await;
     assert_eq!(second, OpType::Fail);
     assert_eq!(rec.check().valid, Validity::Valid);
 }

@@ -112,10 +112,11 @@ impl Node {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.pid().to_string()])
+        // sh's builtin kill: /bin/kill comes with procps, which CI may lack.
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -{signal} {}", self.pid())])
             .status()
-            .expect("failed to run kill");
+            .expect("failed to run sh");
         assert!(status.success(), "kill -{signal} failed");
     }
 
