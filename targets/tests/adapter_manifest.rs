@@ -108,6 +108,39 @@ fn the_example_manifest_describes_the_reference_service() {
     assert!(matches!(manifest.source, Source::Binary { .. }));
 }
 
+#[test]
+fn every_reference_mode_has_a_manifest_naming_its_mode() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let (dir, _) = workspace();
+    for mode in [
+        "safe",
+        "no-fencing",
+        "volatile-tokens",
+        "wallclock-lease",
+        "async-replica",
+        "bully",
+    ] {
+        let file = match mode {
+            "safe" => "reference-service.toml".to_string(),
+            _ => format!("reference-{mode}.toml"),
+        };
+        let path = examples.join(&file);
+        let text = std::fs::read_to_string(&path).expect("read the example");
+        let text = text.replace(
+            "../target/release/splitbrain-lockservice",
+            &dir.path().join("my-locks").display().to_string(),
+        );
+        let manifest = Manifest::from_str_at(&text, &path, dir.path()).expect("the example parses");
+        assert_eq!(manifest.name, format!("reference-{mode}"));
+        let at = manifest
+            .command
+            .iter()
+            .position(|a| a == "--mode")
+            .expect("a --mode argument");
+        assert_eq!(manifest.command[at + 1], mode, "{file}");
+    }
+}
+
 /// The field a bad manifest's error names.
 fn refused_field(text: &str) -> String {
     match parse(text) {
