@@ -77,6 +77,9 @@ fn a_good_manifest_expands_into_each_nodes_command() {
     assert_eq!(uploads[0].node_path, "/usr/local/bin/my-locks");
     assert_eq!(uploads[0].mode, 0o755);
     assert_eq!(target.name(), "my-locks");
+    let rebuilt = target.with_binary("/elsewhere/my-locks").uploads();
+    assert_eq!(rebuilt[0].host_path, Path::new("/elsewhere/my-locks"));
+    assert_eq!(rebuilt[0].node_path, "/usr/local/bin/my-locks");
 }
 
 #[test]

@@ -85,6 +85,19 @@ impl AdapterTarget {
         self
     }
 
+    /// Uploads `host_path` instead of the manifest's `binary` (same node
+    /// path), for a harness that has just built the binary and knows where
+    /// cargo put it. No effect on an `image` manifest.
+    pub fn with_binary(mut self, host_path: impl Into<PathBuf>) -> Self {
+        if let Source::Binary {
+            host_path: path, ..
+        } = &mut self.manifest.source
+        {
+            *path = host_path.into();
+        }
+        self
+    }
+
     pub fn with_data_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.data_root = Some(root.into());
         self
