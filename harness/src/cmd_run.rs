@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Lease TTL for locks and campaigns, in milliseconds.
     #[arg(long = "lease-ms", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub lease_ms: u64,
+    /// How long a holder keeps a lock or leadership, MIN:MAX milliseconds
+    /// (default: 50 to twice the lease, so leases must be renewed).
+    #[arg(long = "hold-ms", value_name = "MIN:MAX", value_parser = parse_range_ms)]
+    pub hold_ms: Option<(u64, u64)>,
     /// Lock or election names the clients contend on.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub keys: u64,
@@ -112,6 +116,19 @@ fn parse_nemeses(s: &str) -> Result<NemesisList, String> {
         return Err("expected at least one fault, or `none`".to_string());
     }
     Ok(NemesisList(faults))
+}
+
+fn parse_range_ms(s: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("expected MIN:MAX in milliseconds, got {s:?}");
+    let (min, max) = s.split_once(':').ok_or_else(bad)?;
+    let (min, max): (u64, u64) = (
+        min.parse().map_err(|_| bad())?,
+        max.parse().map_err(|_| bad())?,
+    );
+    if min > max {
+        return Err(format!("MIN must not exceed MAX in {s:?}"));
+    }
+    Ok((min, max))
 }
 
 fn parse_persistence(s: &str) -> Result<RedisPersistence, String> {

@@ -322,6 +322,10 @@ async fn phases(
     let recorder = Arc::new(Recorder::create(&run_dir.file(store::HISTORY_FILE), clock)?);
     let mut workload = WorkloadConfig::new(args.workload, args.lease_ms);
     workload.keys = (0..args.keys).map(|k| format!("k{k}")).collect();
+    if let Some((min, max)) = args.hold_ms {
+        workload.hold_min_ms = min;
+        workload.hold_max_ms = max;
+    }
     let schedule = FaultSchedule::generate(&ScheduleConfig {
         faults: args.nemesis.0.clone(),
         interval_ms: args.nemesis_interval_s * 1000,
