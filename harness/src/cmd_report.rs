@@ -158,7 +158,7 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-const INDEX_CSS: &str = "body{font:14px/1.5 system-ui,sans-serif;margin:20px 28px;color:#0f172a}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e2e8f0;text-align:left}th{background:#f1f5f9}.v{font-weight:700;padding:2px 8px;border-radius:4px;color:#fff}.valid{background:#15803d}.invalid{background:#b91c1c}.unknown{background:#a16207}.none{background:#64748b}a{color:#1d4ed8}code{font-size:13px}";
+const INDEX_CSS: &str = "body{font:14px/1.5 system-ui,sans-serif;margin:20px 28px;color:#0f172a}table{border-collapse:collapse}td,th{padding:4px 10px;border-bottom:1px solid #e2e8f0;text-align:left}th{background:#f1f5f9}.v{font-weight:700;padding:2px 8px;border-radius:4px;color:#fff}.v.valid{background:#15803d}.v.invalid{background:#b91c1c}.v.unknown{background:#a16207}.v.none{background:#64748b}tr.invalid td:first-child{border-left:4px solid #b91c1c}tr.valid td:first-child{border-left:4px solid #15803d}tr.unknown td:first-child{border-left:4px solid #a16207}a{color:#1d4ed8}code{font-size:13px}";
 
 fn html_response(status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
@@ -419,7 +419,11 @@ fn index_page(root: &Path) -> String {
         let base = href(&r.rel);
         let verdict = match r.verdict {
             "valid" => "valid".to_string(),
-            "invalid" => format!("INVALID ({} anomalies)", r.anomalies.unwrap_or(0)),
+            "invalid" => match r.anomalies {
+                Some(1) => "INVALID (1 anomaly)".to_string(),
+                Some(n) => format!("INVALID ({n} anomalies)"),
+                None => "INVALID".to_string(),
+            },
             "unknown" => "unknown".to_string(),
             _ => "no results".to_string(),
         };
