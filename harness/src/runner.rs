@@ -540,7 +540,8 @@ fn check_and_report(
     println!("{summary}");
     println!("results: {}", run_dir.file(store::RESULTS_FILE).display());
     // The report is a view of the stored files: failing to draw it loses nothing.
-    match crate::report::write_report(&run_dir.path) {
+    // Drawing a large history takes seconds: keep it off the async workers.
+    match tokio::task::block_in_place(|| crate::report::write_report(&run_dir.path)) {
         Ok(path) => println!("report: {}", path.display()),
         Err(e) => eprintln!("warning: failed to write the HTML report: {e:#}"),
     }
