@@ -468,16 +468,7 @@ async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Ve
                 token: None,
                 value: None,
             };
-            clients.recorder.invoke(process, &inv);
-            let c = tokio::time::timeout(
-                clients.invoke_bound(),
-                client.invoke(&inv, clients.recorder.clock()),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                splitbrain_targets::client::Completion::info("no answer (harness bound)")
-            });
-            clients.recorder.complete(process, &inv, &c);
+            let c = worker::invoke(clients, client.as_mut(), process, &inv).await;
             let _ =
                 tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
             if c.kind == OpType::Ok {

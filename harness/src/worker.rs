@@ -164,14 +164,11 @@ pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
         };
         let mut generator = ProcessGenerator::new(clients.workload.clone(), clients.seed, process);
         let mut last: Option<Completion> = None;
+        // What the service granted this process and it has not given back:
+        // tracked here from completions, not from the generator's plans.
+        let mut held: Option<(String, Option<u64>)> = None;
         let retired = loop {
             if clients.stopping() {
-                // Let the generator see the last completion, so a grant that
-                // just came back counts as held and is released.
-                if let Some(c) = last.take() {
-                    let _ = generator.next(Some(&c));
-                }
-                release_on_stop(&clients, client.as_mut(), process, &generator).await;
                 break false;
             }
             let step = generator.next(last.as_ref());
@@ -201,34 +198,61 @@ pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
                     if !clients.pace().await || clients.stopping() {
                         break false;
                     }
-                    clients.recorder.invoke(process, &inv);
-                    let started = Instant::now();
-                    let c = match tokio::time::timeout(
-                        clients.invoke_bound(),
-                        client.invoke(&inv, clients.recorder.clock()),
-                    )
-                    .await
-                    {
-                        Ok(c) => c,
-                        Err(_) => Completion::info(format!(
-                            "no answer within {} ms (harness bound)",
-                            started.elapsed().as_millis()
-                        )),
-                    };
-                    clients.recorder.complete(process, &inv, &c);
+                    let c = invoke(&clients, client.as_mut(), process, &inv).await;
                     if c.kind == OpType::Info {
                         break true;
+                    }
+                    match inv.f {
+                        F::Acquire | F::Campaign if c.kind == OpType::Ok => {
+                            held = Some((inv.key.clone(), c.token));
+                        }
+                        F::Release | F::Resign => held = None,
+                        _ => {}
                     }
                     last = Some(c);
                 }
             }
         };
         clients.set_holding(slot, process, false);
-        let _ = tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
         if retired {
+            // A retired process never invokes again, so it cannot record a
+            // release: leave its lease to expire on the server rather than
+            // revoke it unrecorded, which would end its hold before the
+            // lease bound the history promises.
+            drop(client);
             process += clients.concurrency;
+        } else {
+            if let Some((key, token)) = held {
+                release_on_stop(&clients, client.as_mut(), process, key, token).await;
+            }
+            let _ =
+                tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
         }
     }
+}
+
+/// Records `inv`, performs it within the harness bound, records how it ended.
+pub async fn invoke(
+    clients: &Clients,
+    client: &mut dyn Client,
+    process: u64,
+    inv: &Invocation,
+) -> Completion {
+    clients.recorder.invoke(process, inv);
+    let started = Instant::now();
+    let c = tokio::time::timeout(
+        clients.invoke_bound(),
+        client.invoke(inv, clients.recorder.clock()),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Completion::info(format!(
+            "no answer within {} ms (harness bound)",
+            started.elapsed().as_millis()
+        ))
+    });
+    clients.recorder.complete(process, inv, &c);
+    c
 }
 
 /// A process still holding something when the run stops gives it back with
@@ -238,11 +262,9 @@ async fn release_on_stop(
     clients: &Clients,
     client: &mut dyn Client,
     process: u64,
-    generator: &ProcessGenerator,
+    key: String,
+    token: Option<u64>,
 ) {
-    let Some((key, token)) = generator.holding() else {
-        return;
-    };
     let f = if clients.workload.kind == WorkloadKind::Election {
         F::Resign
     } else {
@@ -250,16 +272,9 @@ async fn release_on_stop(
     };
     let inv = Invocation {
         f,
-        key: key.to_string(),
+        key,
         token,
         value: None,
     };
-    clients.recorder.invoke(process, &inv);
-    let c = tokio::time::timeout(
-        clients.invoke_bound(),
-        client.invoke(&inv, clients.recorder.clock()),
-    )
-    .await
-    .unwrap_or_else(|_| Completion::info("no answer (harness bound)"));
-    clients.recorder.complete(process, &inv, &c);
+    invoke(clients, client, process, &inv).await;
 }
