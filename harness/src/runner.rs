@@ -78,11 +78,28 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
     println!("run directory: {}", run_dir.path.display());
     tracing::info!(seed, ?args, "starting run");
 
-    let run_id = run_dir
+    // Names containers and the network and labels them for cleanup. Two
+    // runs may start in the same second (in different result stores), so
+    // the id carries a random suffix besides the run directory's stamp.
+    let stamp = run_dir
         .path
         .file_name()
-        .map(|n| format!("{}-{}", target.name(), n.to_string_lossy()).to_lowercase())
-        .unwrap_or_else(|| format!("{}-{seed}", target.name()));
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let run_id = format!(
+        "{}-{stamp}-{:06x}",
+        target.name(),
+        rand::random::<u32>() & 0xff_ffff
+    )
+    .chars()
+    .map(|c| {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            c
+        } else {
+            '-'
+        }
+    })
+    .collect::<String>();
     let mut meta = json!({
         "config": &args,
         "seed": seed,
