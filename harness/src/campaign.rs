@@ -169,10 +169,17 @@ impl Campaign {
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "campaign".to_string());
-        Campaign::parse(&text, &shown, name)
+        let base = path.parent().unwrap_or(Path::new("."));
+        Campaign::parse(&text, &shown, name, base)
     }
 
-    pub fn parse(text: &str, path: &str, name: String) -> Result<Campaign, CampaignError> {
+    /// `base` is the directory relative paths in the runs' args start from.
+    pub fn parse(
+        text: &str,
+        path: &str,
+        name: String,
+        base: &Path,
+    ) -> Result<Campaign, CampaignError> {
         let file: File = toml::from_str(text).map_err(|e| CampaignError::Parse {
             path: path.to_string(),
             message: e.to_string(),
@@ -210,8 +217,21 @@ impl Campaign {
                     .chain(entry.args.iter())
                     .cloned()
                     .chain(["--seed".to_string(), seed.to_string()]);
-                let parsed = RunLine::try_parse_from(line)
+                let mut parsed = RunLine::try_parse_from(line)
                     .map_err(|e| bad(e.render().to_string().trim().to_string()))?;
+                // Files a campaign names are relative to the campaign file,
+                // so it runs the same from any working directory.
+                for path in [
+                    &mut parsed.args.target_file,
+                    &mut parsed.args.service_binary,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if path.is_relative() {
+                        *path = base.join(&*path);
+                    }
+                }
                 cases.push(Case {
                     name: format!("{} [seed {seed}]", entry.name),
                     args: parsed.args,
@@ -279,7 +299,7 @@ expect = "valid"
 
     #[test]
     fn a_campaign_expands_one_case_per_seed_with_defaults_first() {
-        let c = Campaign::parse(GOOD, "c.toml", "c".into()).unwrap();
+        let c = Campaign::parse(GOOD, "c.toml", "c".into(), Path::new("/camp")).unwrap();
         assert_eq!(c.cases.len(), 3);
         assert_eq!(c.cases[0].args.seed, Some(1));
         assert_eq!(c.cases[1].args.seed, Some(2));
@@ -296,9 +316,28 @@ expect = "valid"
     }
 
     #[test]
+    fn files_named_by_a_campaign_are_relative_to_it() {
+        let text = r#"
+[[run]]
+name = "mine"
+args = ["--target-file", "svc.toml", "--service-binary", "/abs/bin"]
+expect = "valid"
+"#;
+        let c = Campaign::parse(text, "c.toml", "c".into(), Path::new("/camp")).unwrap();
+        assert_eq!(
+            c.cases[0].args.target_file.as_deref(),
+            Some(Path::new("/camp/svc.toml"))
+        );
+        assert_eq!(
+            c.cases[0].args.service_binary.as_deref(),
+            Some(Path::new("/abs/bin"))
+        );
+    }
+
+    #[test]
     fn bad_entries_are_named_in_the_error() {
         let bad_flag = GOOD.replace("\"--workload\", \"fenced\"", "\"--workload\", \"mutex\"");
-        let e = Campaign::parse(&bad_flag, "c.toml", "c".into())
+        let e = Campaign::parse(&bad_flag, "c.toml", "c".into(), Path::new("/camp"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -306,15 +345,20 @@ expect = "valid"
             "{e}"
         );
         let bad_expect = GOOD.replace("\"lost-update\"", "\"lost-updates\"");
-        let e = Campaign::parse(&bad_expect, "c.toml", "c".into())
+        let e = Campaign::parse(&bad_expect, "c.toml", "c".into(), Path::new("/camp"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("run 1") && e.contains("lost-updates"), "{e}");
-        let e = Campaign::parse("[[run]]\nname = 1", "c.toml", "c".into())
-            .unwrap_err()
-            .to_string();
+        let e = Campaign::parse(
+            "[[run]]\nname = 1",
+            "c.toml",
+            "c".into(),
+            Path::new("/camp"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("c.toml"), "{e}");
-        let e = Campaign::parse("", "c.toml", "c".into())
+        let e = Campaign::parse("", "c.toml", "c".into(), Path::new("/camp"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("no [[run]]"), "{e}");

@@ -23,6 +23,9 @@ pub struct RunArgs {
     /// A service of your own, described by a manifest (TOML); overrides --target.
     #[arg(long = "target-file", value_name = "FILE")]
     pub target_file: Option<PathBuf>,
+    /// With --target-file: upload this binary instead of the manifest's `binary`.
+    #[arg(long = "service-binary", value_name = "PATH", requires = "target_file")]
+    pub service_binary: Option<PathBuf>,
     /// lock | fenced | append | election.
     #[arg(long, default_value = "lock")]
     pub workload: WorkloadKind,

@@ -58,7 +58,11 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
     let seed = args.seed.unwrap_or_else(rand::random);
     println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
     let target = match &args.target_file {
-        Some(path) => crate::target_registry::from_manifest(path, args.workload),
+        Some(path) => crate::target_registry::from_manifest(
+            path,
+            args.service_binary.as_deref(),
+            args.workload,
+        ),
         None => {
             crate::target_registry::resolve(&args.target, args.workload, args.redis_persistence)
         }
@@ -159,6 +163,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
                 };
                 meta["target"] = json!({
                     "name": target.name(),
+                    "token_note": target.token_note(),
                     "version": target_version(&cluster, target.as_ref()).await,
                     "nodes": nodes.iter().map(|n| json!({"name": n.name, "ip": n.ip.to_string()})).collect::<Vec<_>>(),
                 });

@@ -50,7 +50,21 @@ pub fn default_nodes(name: &str) -> u64 {
 }
 
 /// A service described by a manifest (see docs/adapter-protocol.md).
-pub fn from_manifest(path: &Path, workload: WorkloadKind) -> Result<Arc<dyn Target>, String> {
-    let target = AdapterTarget::from_manifest_file(path).map_err(|e| e.to_string())?;
+/// `binary` replaces the manifest's own, e.g. with what cargo just built.
+pub fn from_manifest(
+    path: &Path,
+    binary: Option<&Path>,
+    workload: WorkloadKind,
+) -> Result<Arc<dyn Target>, String> {
+    let mut target = AdapterTarget::from_manifest_file(path).map_err(|e| e.to_string())?;
+    if let Some(binary) = binary {
+        if !binary.is_file() {
+            return Err(format!(
+                "failed to find the service binary {}",
+                binary.display()
+            ));
+        }
+        target = target.with_binary(binary);
+    }
     Ok(Arc::new(target.with_write_mode(write_mode(workload))))
 }

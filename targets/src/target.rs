@@ -84,6 +84,12 @@ pub trait Target: Send + Sync {
     fn as_primaries(&self) -> Option<&dyn Primaries> {
         None
     }
+    /// What the target's fencing tokens are worth, when that is less than a
+    /// fencing token should be (none at all, say): shown in `run.json` and
+    /// the report, since token checks then prove little.
+    fn token_note(&self) -> Option<String> {
+        None
+    }
     /// Why a clock fault cannot reach this target, when it cannot.
     fn clock_refusal(&self) -> Option<String> {
         None

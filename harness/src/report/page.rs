@@ -498,10 +498,12 @@ fn config(out: &mut String, inp: &Inputs) {
             Some(other) => other.to_string(),
         }
     };
-    let rows: [(&str, Option<&Value>); 7] = [
+    let rows: [(&str, Option<&Value>); 9] = [
         ("seed", run.get("seed")),
         ("target", run.pointer("/target/name")),
         ("target version", run.pointer("/target/version")),
+        ("fencing tokens", run.pointer("/target/token_note")),
+        ("clock faults", run.get("clock_faults")),
         ("harness version", run.pointer("/harness/version")),
         ("harness revision", run.pointer("/harness/git_revision")),
         ("image", run.get("image")),

@@ -119,6 +119,14 @@ impl Target for RedlockTarget {
         "redlock"
     }
 
+    fn token_note(&self) -> Option<String> {
+        Some(
+            "Redlock offers no fencing token: grants carry none, so token-regression and \
+             stale-token-accepted cannot apply and the fenced workload's writes are refused"
+                .to_string(),
+        )
+    }
+
     fn service(&self, node: &NodeAddr, _nodes: &[NodeAddr]) -> ServiceCommand {
         server_command(&self.layout, node, self.persistence)
     }
