@@ -260,13 +260,12 @@ fn redis_sentinel_with_the_primary_partitioned_away_fails_over_and_loses_mutual_
     );
 }
 
-/// The client-pause campaign shared by the fenced and append twins.
-fn client_pause_args<'a>(workload: &'a str, seed: &'a str) -> Vec<&'a str> {
+/// The client-pause campaign shared by the fenced and append twins
+/// (Redis persistence stays at its default, none).
+fn client_pause_args<'a>(target: &'a str, workload: &'a str, seed: &'a str) -> Vec<&'a str> {
     vec![
         "--target",
-        "redis",
-        "--redis-persistence",
-        "none",
+        target,
         "--workload",
         workload,
         "--nemesis",
@@ -292,7 +291,7 @@ fn redis_fenced_writes_under_client_pause_refuse_stale_holders_and_stay_valid() 
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let r = run(root.path(), &client_pause_args("fenced", "1"));
+    let r = run(root.path(), &client_pause_args("redis", "fenced", "1"));
     let types = anomaly_types(&r.results);
     assert!(
         !types
@@ -323,7 +322,7 @@ fn redis_append_under_client_pause_loses_updates() {
         return;
     }
     let root = tempfile::tempdir().unwrap();
-    let r = run(root.path(), &client_pause_args("append", "1"));
+    let r = run(root.path(), &client_pause_args("redis", "append", "1"));
     let types = anomaly_types(&r.results);
     assert!(
         types.iter().any(|t| t == "lost-update"),
@@ -337,4 +336,27 @@ fn redis_append_under_client_pause_loses_updates() {
         nemesis_fs(&r.history).contains(&"start-client-pause".to_string()),
         "no holder was ever paused"
     );
+}
+
+/// Kleppmann's other Redlock scenario: a holder pauses past its validity
+/// and then writes. Redlock has no token to fence the write with, so the
+/// unguarded resource loses the successor's updates.
+#[test]
+fn redlock_holder_paused_past_its_validity_loses_updates() {
+    if !docker_available() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = run(root.path(), &client_pause_args("redlock", "append", "1"));
+    let types = anomaly_types(&r.results);
+    assert!(
+        types.iter().any(|t| t == "lost-update"),
+        "expected lost-update, got {types:?} (exit {}); stdout:\n{}",
+        r.code,
+        r.stdout
+    );
+    assert_explained(&r);
+    let run_json: Value =
+        serde_json::from_slice(&std::fs::read(r.dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run_json["target"]["name"], "redlock", "{run_json}");
 }
