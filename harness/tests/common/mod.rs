@@ -8,9 +8,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -37,45 +36,15 @@ pub struct Run {
     pub dir: PathBuf,
 }
 
-/// The wall-clock second the last campaign of this test binary started in.
-static LAST_START_S: Mutex<u64> = Mutex::new(0);
-
-/// Starts `splitbrain run` in a wall-clock second of its own. A run names
-/// its containers after its target and the second it started
-/// (`splitbrain-redis-20261126t092903z-n1`), whatever its results directory,
-/// so two campaigns of one target started in the same second collide, and
-/// the loser's teardown removes the winner's containers. Tests run in
-/// parallel threads; this spaces their starts instead.
-fn start_in_own_second(cmd: &mut Command) -> Child {
-    let mut last = LAST_START_S.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("the clock is after 1970");
-        // Start 100 ms into a fresh second, so the run's own stamp, taken a
-        // few ms after it starts, falls in the same second.
-        if now.as_secs() > *last && now.subsec_millis() >= 100 && now.subsec_millis() < 500 {
-            *last = now.as_secs();
-            return cmd.spawn().expect("failed to start splitbrain");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Runs `splitbrain run` with `args` into a fresh results directory.
 pub fn run(root: &Path, args: &[&str]) -> Run {
-    let started = std::time::Instant::now();
-    let child = start_in_own_second(
-        Command::new(env!("CARGO_BIN_EXE_splitbrain"))
-            .arg("run")
-            .args(["--results", root.to_str().unwrap()])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    let out = child
-        .wait_with_output()
-        .expect("failed to wait for splitbrain");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .arg("run")
+        .args(["--results", root.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("failed to start splitbrain");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     let code = out.status.code().unwrap_or(-1);
