@@ -56,15 +56,10 @@ pub fn from_manifest(
     binary: Option<&Path>,
     workload: WorkloadKind,
 ) -> Result<Arc<dyn Target>, String> {
-    let mut target = AdapterTarget::from_manifest_file(path).map_err(|e| e.to_string())?;
-    if let Some(binary) = binary {
-        if !binary.is_file() {
-            return Err(format!(
-                "failed to find the service binary {}",
-                binary.display()
-            ));
-        }
-        target = target.with_binary(binary);
+    let target = match binary {
+        Some(binary) => AdapterTarget::from_manifest_file_with_binary(path, binary),
+        None => AdapterTarget::from_manifest_file(path),
     }
+    .map_err(|e| e.to_string())?;
     Ok(Arc::new(target.with_write_mode(write_mode(workload))))
 }

@@ -164,17 +164,36 @@ pub struct NodeValues<'a> {
 
 impl Manifest {
     pub fn from_file(path: &Path) -> Result<Manifest, ManifestError> {
+        Manifest::from_file_with_binary(path, None)
+    }
+
+    /// As [`Manifest::from_file`], with `binary` (when given) in place of
+    /// the manifest's own: a harness that just built the service knows
+    /// where cargo put it, and the manifest's path need not exist.
+    pub fn from_file_with_binary(
+        path: &Path,
+        binary: Option<&Path>,
+    ) -> Result<Manifest, ManifestError> {
         let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
             path: path.to_path_buf(),
             source,
         })?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        Manifest::from_str_at(&text, path, base)
+        Manifest::parse(&text, path, base, binary)
     }
 
     /// Parses `text` as if read from `path`; a relative `binary` is taken
     /// relative to `base`.
     pub fn from_str_at(text: &str, path: &Path, base: &Path) -> Result<Manifest, ManifestError> {
+        Manifest::parse(text, path, base, None)
+    }
+
+    fn parse(
+        text: &str,
+        path: &Path,
+        base: &Path,
+        binary_override: Option<&Path>,
+    ) -> Result<Manifest, ManifestError> {
         let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
             path: path.to_path_buf(),
             message: parse_message(text, &e),
@@ -225,18 +244,20 @@ impl Manifest {
             }
             (None, Some(image)) => Source::Image(image),
             (Some(binary), None) => {
-                let host_path = if binary.is_absolute() {
-                    binary
-                } else {
-                    base.join(binary)
+                let host_path = match binary_override {
+                    Some(given) => given.to_path_buf(),
+                    None if binary.is_absolute() => binary.clone(),
+                    None => base.join(&binary),
                 };
                 if !host_path.is_file() {
+                    let why = if binary_override.is_some() {
+                        "the binary given in place of the manifest's"
+                    } else {
+                        "relative paths are taken from the manifest's directory"
+                    };
                     return Err(field(
                         "binary",
-                        format!(
-                            "no file at {} (relative paths are taken from the manifest's directory)",
-                            host_path.display()
-                        ),
+                        format!("no file at {} ({why})", host_path.display()),
                     ));
                 }
                 let node_path = match raw.binary_node_path {
@@ -247,8 +268,9 @@ impl Manifest {
                             format!("{p:?} must be an absolute path"),
                         ))
                     }
+                    // Named as the manifest names it, whichever file is uploaded.
                     None => {
-                        let file_name = host_path
+                        let file_name = binary
                             .file_name()
                             .map(|n| n.to_string_lossy().into_owned())
                             .unwrap_or_default();

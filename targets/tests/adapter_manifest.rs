@@ -77,8 +77,12 @@ fn a_good_manifest_expands_into_each_nodes_command() {
     assert_eq!(uploads[0].node_path, "/usr/local/bin/my-locks");
     assert_eq!(uploads[0].mode, 0o755);
     assert_eq!(target.name(), "my-locks");
-    let rebuilt = target.with_binary("/elsewhere/my-locks").uploads();
-    assert_eq!(rebuilt[0].host_path, Path::new("/elsewhere/my-locks"));
+    let elsewhere = dir.path().join("built-elsewhere");
+    std::fs::copy(dir.path().join("my-locks"), &elsewhere).expect("copy binary");
+    let rebuilt = AdapterTarget::from_manifest_file_with_binary(&path, &elsewhere)
+        .expect("override accepted")
+        .uploads();
+    assert_eq!(rebuilt[0].host_path, elsewhere);
     assert_eq!(rebuilt[0].node_path, "/usr/local/bin/my-locks");
 }
 
@@ -225,4 +229,32 @@ fn an_unreadable_manifest_names_the_file() {
     let error = AdapterTarget::from_manifest_file("/nonexistent/x.toml").expect_err("no file");
     assert!(error.to_string().contains("/nonexistent/x.toml"), "{error}");
     assert!(error.to_string().starts_with("failed to read the manifest"));
+}
+
+#[test]
+fn a_binary_given_in_place_of_the_manifests_need_only_exist_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = dir.path().join("svc.toml");
+    std::fs::write(
+        &manifest,
+        GOOD.replace("\"my-locks\"\ncommand", "\"not-built-yet\"\ncommand"),
+    )
+    .expect("write manifest");
+    let err = Manifest::from_file(&manifest).unwrap_err().to_string();
+    assert!(
+        err.contains("binary") && err.contains("not-built-yet"),
+        "{err}"
+    );
+    let built = dir.path().join("built-elsewhere");
+    std::fs::write(&built, b"#!/bin/sh\n").expect("write binary");
+    let m = Manifest::from_file_with_binary(&manifest, Some(&built)).expect("override accepted");
+    assert!(matches!(m.source, Source::Binary { ref host_path, .. } if host_path == &built));
+    let missing = dir.path().join("missing");
+    let err = Manifest::from_file_with_binary(&manifest, Some(&missing))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing") && err.contains("in place of"),
+        "{err}"
+    );
 }

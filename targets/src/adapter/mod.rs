@@ -80,21 +80,16 @@ impl AdapterTarget {
         Manifest::from_file(path.as_ref()).map(AdapterTarget::new)
     }
 
-    pub fn with_write_mode(mut self, write_mode: WriteMode) -> Self {
-        self.write_mode = write_mode;
-        self
+    /// The manifest at `path`, uploading `binary` instead of its own.
+    pub fn from_manifest_file_with_binary(
+        path: impl AsRef<std::path::Path>,
+        binary: &std::path::Path,
+    ) -> Result<Self, ManifestError> {
+        Manifest::from_file_with_binary(path.as_ref(), Some(binary)).map(AdapterTarget::new)
     }
 
-    /// Uploads `host_path` instead of the manifest's `binary` (same node
-    /// path), for a harness that has just built the binary and knows where
-    /// cargo put it. No effect on an `image` manifest.
-    pub fn with_binary(mut self, host_path: impl Into<PathBuf>) -> Self {
-        if let Source::Binary {
-            host_path: path, ..
-        } = &mut self.manifest.source
-        {
-            *path = host_path.into();
-        }
+    pub fn with_write_mode(mut self, write_mode: WriteMode) -> Self {
+        self.write_mode = write_mode;
         self
     }
 
