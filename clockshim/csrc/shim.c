@@ -22,12 +22,10 @@
 #error "libclockshim supports x86_64 only (64-bit ELF vDSO walk, pause instruction)"
 #endif
 #define _GNU_SOURCE
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -37,19 +35,14 @@
 #include <unistd.h>
 
 #include "clockfile.h"
+#define SB_YIELD() syscall(SYS_sched_yield)
+#include "skew.h"
+#include "vdso_elf.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define NS_PER_SEC 1000000000LL
-/* A write takes well under a microsecond, so a reader spins briefly, then
- * yields in case the writer was preempted mid-write; a writer that died
- * mid-write must not hang the service, so after that the state is ignored
- * for this call (the next clockctl run repairs the file). */
-#define SEQ_SPINS 1000
-#define SEQ_YIELDS 20
 /* A missing state file is looked for again at most this often. */
 #define RETRY_INTERVAL_NS NS_PER_SEC
-/* Clock ids 0..11 are the fixed ones; dynamic (negative) ids are CPU clocks. */
-#define MAX_FIXED_CLOCK 12
 
 typedef long (*vdso_clock_gettime_fn)(clockid_t, struct timespec *);
 
@@ -60,95 +53,20 @@ static vdso_clock_gettime_fn vdso_fn;
 static const struct sb_clock_record *mapped_record;
 static int env_missing;
 static int64_t next_map_attempt_ns;
-/* Per-clock high-water marks: a rate change published a few microseconds
- * after clockctl computed its anchor must not step a monotonic clock back. */
-static int64_t monotonic_high_water[MAX_FIXED_CLOCK];
+/* Per-clock high-water marks; see sb_raise_high_water. */
+static int64_t monotonic_high_water[SB_MAX_FIXED_CLOCK];
 
-static int same_name(const char *a, const char *b)
-{
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	return *a == *b;
-}
-
-/* Number of dynamic symbols from a GNU hash table: one past the highest
- * symbol index reachable from any bucket. */
-static uint32_t gnu_hash_symbol_count(const uint32_t *gh)
-{
-	uint32_t nbuckets = gh[0];
-	uint32_t symoffset = gh[1];
-	uint32_t bloom_words = gh[2];
-	const uint32_t *buckets = gh + 4 + bloom_words * (sizeof(uint64_t) / sizeof(uint32_t));
-	const uint32_t *chain = buckets + nbuckets;
-	uint32_t last = 0;
-	for (uint32_t b = 0; b < nbuckets; b++)
-		if (buckets[b] > last)
-			last = buckets[b];
-	if (last < symoffset)
-		return symoffset;
-	while ((chain[last - symoffset] & 1) == 0)
-		last++;
-	return last + 1;
-}
+/* The kernel's own image, trusted: bounded only so the shared walker has a
+ * limit (vDSO images are a few pages). */
+#define VDSO_IMAGE_BOUND (1u << 20)
 
 static void *vdso_lookup(const char *name)
 {
 	uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
-	if (base == 0)
+	uint64_t offset, size;
+	if (base == 0 || !sb_vdso_function((const uint8_t *)base, VDSO_IMAGE_BOUND, name, &offset, &size))
 		return NULL;
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
-	if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64)
-		return NULL;
-
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
-	uintptr_t load_offset = 0;
-	int have_load = 0;
-	const Elf64_Dyn *dyn = NULL;
-	for (int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type == PT_LOAD && !have_load) {
-			load_offset = base + ph[i].p_offset - ph[i].p_vaddr;
-			have_load = 1;
-		} else if (ph[i].p_type == PT_DYNAMIC) {
-			dyn = (const Elf64_Dyn *)(base + ph[i].p_offset);
-		}
-	}
-	if (!have_load || dyn == NULL)
-		return NULL;
-
-	const Elf64_Sym *symtab = NULL;
-	const char *strtab = NULL;
-	const uint32_t *hash = NULL;
-	const uint32_t *gnu_hash = NULL;
-	for (; dyn->d_tag != DT_NULL; dyn++) {
-		uintptr_t p = load_offset + dyn->d_un.d_ptr;
-		switch (dyn->d_tag) {
-		case DT_SYMTAB: symtab = (const Elf64_Sym *)p; break;
-		case DT_STRTAB: strtab = (const char *)p; break;
-		case DT_HASH: hash = (const uint32_t *)p; break;
-		case DT_GNU_HASH: gnu_hash = (const uint32_t *)p; break;
-		default: break;
-		}
-	}
-	if (symtab == NULL || strtab == NULL)
-		return NULL;
-	uint32_t count;
-	if (hash != NULL)
-		count = hash[1];
-	else if (gnu_hash != NULL)
-		count = gnu_hash_symbol_count(gnu_hash);
-	else
-		return NULL;
-
-	for (uint32_t i = 0; i < count; i++) {
-		const Elf64_Sym *s = &symtab[i];
-		if (ELF64_ST_TYPE(s->st_info) != STT_FUNC || s->st_shndx == SHN_UNDEF)
-			continue;
-		if (same_name(strtab + s->st_name, name))
-			return (void *)(load_offset + s->st_value);
-	}
-	return NULL;
+	return (void *)(base + offset);
 }
 
 static vdso_clock_gettime_fn vdso_clock_gettime(void)
@@ -242,110 +160,15 @@ static const struct sb_clock_record *try_map_record(void)
 	return (const struct sb_clock_record *)m;
 }
 
-static int64_t load_i64(const int64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
-/* Seqlock read of the shared record; 0 if no consistent published state. */
-static int read_record(const struct sb_clock_record *shared, struct sb_clock_record *out)
-{
-	for (int i = 0; i < SEQ_SPINS + SEQ_YIELDS; i++) {
-		uint32_t s1 = __atomic_load_n(&shared->seq, __ATOMIC_ACQUIRE);
-		if (s1 & 1) {
-			if (i < SEQ_SPINS)
-				__builtin_ia32_pause();
-			else
-				syscall(SYS_sched_yield);
-			continue;
-		}
-		out->magic = __atomic_load_n(&shared->magic, __ATOMIC_RELAXED);
-		out->version = __atomic_load_n(&shared->version, __ATOMIC_RELAXED);
-		out->params.realtime_offset_ns = load_i64(&shared->params.realtime_offset_ns);
-		int64_t rate_bits = load_i64((const int64_t *)(const void *)&shared->params.rate);
-		memcpy(&out->params.rate, &rate_bits, sizeof rate_bits);
-		out->params.strobe_delta_ns = load_i64(&shared->params.strobe_delta_ns);
-		out->params.strobe_period_ns = load_i64(&shared->params.strobe_period_ns);
-		out->anchor_mono_ns = load_i64(&shared->anchor_mono_ns);
-		out->anchor_drift_ns = load_i64(&shared->anchor_drift_ns);
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		uint32_t s2 = __atomic_load_n(&shared->seq, __ATOMIC_RELAXED);
-		if (s1 == s2)
-			return out->magic == SB_CLOCK_MAGIC && out->version == SB_CLOCK_VERSION;
-	}
-	return 0;
-}
-
-static int is_wall_clock(clockid_t clk)
-{
-	return clk == CLOCK_REALTIME || clk == CLOCK_REALTIME_COARSE || clk == CLOCK_REALTIME_ALARM ||
-	       clk == CLOCK_TAI;
-}
-
-static int is_monotonic_clock(clockid_t clk)
-{
-	return clk == CLOCK_MONOTONIC || clk == CLOCK_MONOTONIC_RAW || clk == CLOCK_MONOTONIC_COARSE ||
-	       clk == CLOCK_BOOTTIME || clk == CLOCK_BOOTTIME_ALARM;
-}
-
-static int64_t raise_high_water(clockid_t clk, int64_t ns)
-{
-	int64_t prev = __atomic_load_n(&monotonic_high_water[clk], __ATOMIC_RELAXED);
-	while (ns > prev) {
-		if (__atomic_compare_exchange_n(&monotonic_high_water[clk], &prev, ns, 1, __ATOMIC_RELAXED,
-						__ATOMIC_RELAXED))
-			return ns;
-	}
-	return prev > ns ? prev : ns;
-}
-
 /* Turns the real reading of `clk` in *ts into the node's skewed reading. */
 static void skew(clockid_t clk, struct timespec *ts)
 {
-	int wall = is_wall_clock(clk);
-	if (!wall && !is_monotonic_clock(clk))
+	if (!sb_is_wall_clock(clk) && !sb_is_monotonic_clock(clk))
 		return;
 	int saved_errno = errno;
 	const struct sb_clock_record *shared = try_map_record();
-	struct sb_clock_record rec;
-	int ok = shared != NULL && read_record(shared, &rec);
+	ns_to_ts(sb_skewed_ns(clk, ts_to_ns(ts), shared, monotonic_high_water, real_monotonic_ns), ts);
 	errno = saved_errno;
-	int64_t real = ts_to_ns(ts);
-	if (!ok) {
-		/* Real time is the fallback, but a monotonic clock that was ahead
-		 * must not step back to it: it holds still until real time catches
-		 * up. A zero high-water mark means no rate was ever seen. */
-		if (!wall && __atomic_load_n(&monotonic_high_water[clk], __ATOMIC_RELAXED) != 0)
-			ns_to_ts(raise_high_water(clk, real), ts);
-		return;
-	}
-
-	int rated = rec.params.rate != 1.0 || rec.anchor_drift_ns != 0;
-	int strobing = wall && rec.params.strobe_period_ns > 0;
-	if (wall && !rated && !strobing) {
-		ns_to_ts(real + rec.params.realtime_offset_ns, ts);
-		return;
-	}
-	if (!wall && !rated)
-		return;
-
-	int64_t mono = clk == CLOCK_MONOTONIC ? real : real_monotonic_ns();
-	errno = saved_errno;
-	/* The reading may predate the anchor of a state published meanwhile. */
-	int64_t since_anchor = mono > rec.anchor_mono_ns ? mono - rec.anchor_mono_ns : 0;
-	if (wall) {
-		int64_t fake = real + rec.params.realtime_offset_ns +
-			       (int64_t)((double)since_anchor * (rec.params.rate - 1.0));
-		if (strobing) {
-			int64_t half = rec.params.strobe_period_ns / 2;
-			if (half > 0 && (since_anchor / half) % 2 == 1)
-				fake += rec.params.strobe_delta_ns;
-		}
-		ns_to_ts(fake, ts);
-		return;
-	}
-	int64_t drift = rec.anchor_drift_ns + (int64_t)((double)since_anchor * (rec.params.rate - 1.0));
-	ns_to_ts(raise_high_water(clk, real + drift), ts);
 }
 
 /* Internal callers use this, not the exported symbol, so that they never
@@ -354,7 +177,7 @@ static int skewed_clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	if (real_clock_gettime(clk, ts) != 0)
 		return -1;
-	if (clk >= 0 && clk < MAX_FIXED_CLOCK)
+	if (clk >= 0 && clk < SB_MAX_FIXED_CLOCK)
 		skew(clk, ts);
 	return 0;
 }

@@ -1,11 +1,14 @@
-//! Per-process clock skew through `LD_PRELOAD`.
+//! Per-process clock skew: through `LD_PRELOAD`, or by patching a running
+//! process's vDSO.
 //!
 //! Containers share the host kernel's clock: setting the time with
 //! `CAP_SYS_TIME` in one node moves the host and every other node. A clock
 //! fault on one node therefore has to change what that node's *processes*
-//! read, not what the kernel keeps. This crate carries two small C programs,
-//! built by `build.rs` and embedded as bytes, that do that for dynamically
-//! linked services (Redis, the in-house lock service):
+//! read, not what the kernel keeps. This crate carries small C programs,
+//! built by `build.rs` and embedded as bytes, that do that: the two below
+//! for dynamically linked services (Redis, the in-house lock service), and
+//! [`CLOCKINJECT`] for any process, Go included (see "Two ways into a
+//! process"):
 //!
 //! - [`SHIM_SO`], `libclockshim.so`, preloaded into the service. It defines
 //!   `clock_gettime`, `gettimeofday`, `time` and `timespec_get`. Each call
@@ -86,18 +89,44 @@
 //! with atomics, so a clock call is safe from the first instruction of a
 //! process, from any thread.
 //!
-//! # What it cannot reach
+//! # Two ways into a process
 //!
 //! Preloading only replaces calls that go through the dynamic linker.
 //! Statically linked programs, and Go programs in particular (etcd), read the
-//! time by calling the vDSO directly, which no preload sees: a clock fault on
-//! such a service through this shim would silently do nothing. The harness
-//! therefore refuses a clock fault on etcd with a plain message and records
-//! the refusal; skewing Go services needs the vDSO itself patched per process
-//! (a later issue). glibc's own internal clock reads (`pthread_cond_timedwait`
-//! deadlines, for example) are not interposed either, and kernel waits
-//! (`nanosleep`, `epoll_wait` timeouts, timerfds) keep real durations: a rate
-//! changes what a process reads, not how long the kernel makes it wait.
+//! time by calling the vDSO directly, which no preload sees. For them there
+//! is [`CLOCKINJECT`], a static executable run in the node against a running
+//! process:
+//!
+//! ```text
+//! clockinject patch PID STATE_PATH    clockinject restore PID [--force]
+//!
+//!  PID's memory after patch:
+//!  [vdso] __vdso_clock_gettime: movabs $blob, %r11; jmp *%r11   (13 bytes)
+//!         __vdso_gettimeofday:  movabs $blob+8, ...
+//!         __vdso_time:          movabs $blob+16, ...
+//!  [anon] blob code page (r-x): entries -> replacement functions
+//!         blob data page (rw-): state pointer, high-water marks, original bytes
+//!  STATE_PATH (r--, shared):    the same state file the shim reads
+//! ```
+//!
+//! It stops every thread with ptrace, has the process itself run `mmap`,
+//! `openat` and `mprotect` (a `syscall` instruction of its vDSO single-stepped
+//! with borrowed registers), writes the blob through `/proc/PID/mem` (which
+//! copies the vDSO page for that process alone) and detaches. The
+//! replacements read the real clock by raw syscall and apply the same model
+//! (`csrc/skew.h`, shared with the shim), so clockctl drives both kinds of
+//! process alike. `restore` writes the original bytes back, read from the
+//! blob, and unmaps it; it refuses (exit 3) while a rate fault has left the
+//! monotonic clocks ahead, since the real vDSO would step them back. This is
+//! Chaos Mesh's TimeChaos technique without Kubernetes.
+//!
+//! glibc's own internal clock reads (`pthread_cond_timedwait` deadlines, for
+//! example) are not interposed by the shim, and kernel waits (`nanosleep`,
+//! `epoll_wait` timeouts, timerfds) keep real durations under both
+//! mechanisms: a rate changes what a process reads, not how long the kernel
+//! makes it wait. (A Go program's timers are the exception that proves the
+//! rule: the runtime computes each sleep from its own monotonic readings, so
+//! a fast clock makes its timers fire early in real time.)
 
 use thiserror::Error;
 
@@ -106,6 +135,10 @@ pub const SHIM_SO: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/libclockshi
 
 /// The statically linked writer of the state file; see the crate docs.
 pub const CLOCKCTL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/clockctl"));
+
+/// The statically linked vDSO patcher; see the crate docs and
+/// `csrc/clockinject.c`.
+pub const CLOCKINJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/clockinject"));
 
 /// The environment variable holding the state file's path in a preloaded
 /// process.
@@ -424,5 +457,6 @@ mod tests {
     fn embedded_artifacts_are_elf_files() {
         assert_eq!(&SHIM_SO[..4], b"\x7fELF");
         assert_eq!(&CLOCKCTL[..4], b"\x7fELF");
+        assert_eq!(&CLOCKINJECT[..4], b"\x7fELF");
     }
 }
