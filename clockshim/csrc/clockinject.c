@@ -81,7 +81,10 @@ static const char *const FN_KEYS[SB_FN_COUNT] = {
 
 struct thread {
 	pid_t tid;
-	int signal; /* a signal that arrived while stopped, delivered on detach */
+	/* Signals that arrived while the thread was stopped here (bit n-1 for
+	 * signal n): delivered again on detach, none lost. Go sends SIGURG to
+	 * preempt goroutines, so a few always arrive. */
+	uint64_t signals;
 };
 
 struct target {
@@ -101,8 +104,19 @@ static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1,
 
 static void detach_all(void)
 {
-	for (int i = 0; i < T.nthreads; i++)
-		ptrace(PTRACE_DETACH, T.threads[i].tid, NULL, (void *)(long)T.threads[i].signal);
+	for (int i = 0; i < T.nthreads; i++) {
+		struct thread *t = &T.threads[i];
+		int first = 0;
+		for (int sig = 1; sig <= 64; sig++)
+			if (t->signals & (1ull << (sig - 1))) {
+				first = sig;
+				break;
+			}
+		ptrace(PTRACE_DETACH, t->tid, NULL, (void *)(long)first);
+		for (int sig = first + 1; first != 0 && sig <= 64; sig++)
+			if (t->signals & (1ull << (sig - 1)))
+				syscall(SYS_tgkill, T.pid, t->tid, sig);
+	}
 	T.nthreads = 0;
 }
 
@@ -145,8 +159,8 @@ static int wait_stopped(struct thread *t)
 		if (!WIFSTOPPED(status))
 			continue;
 		int sig = WSTOPSIG(status);
-		if ((status >> 16) == 0 && sig != SIGTRAP && sig != SIGSTOP)
-			t->signal = sig;
+		if ((status >> 16) == 0 && sig != SIGTRAP && sig != SIGSTOP && sig >= 1 && sig <= 64)
+			t->signals |= 1ull << (sig - 1);
 		return 1;
 	}
 }
@@ -180,7 +194,7 @@ static void attach_all(void)
 			}
 			struct thread *t = &T.threads[T.nthreads];
 			t->tid = tid;
-			t->signal = 0;
+			t->signals = 0;
 			if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0 || !wait_stopped(t)) {
 				ptrace(PTRACE_DETACH, tid, NULL, NULL);
 				continue;
@@ -338,7 +352,8 @@ static long remote_syscall(long nr, long a1, long a2, long a3, long a4, long a5,
 	r.rip = T.syscall_addr;
 	r.orig_rax = (unsigned long long)-1;
 	set_regs(t->tid, &r);
-	for (int i = 0; i < 4; i++) {
+	/* Each signal arriving first costs a step that does not run the call. */
+	for (int i = 0; i < 64; i++) {
 		single_step(t);
 		r = get_regs(t->tid);
 		if (r.rip == T.syscall_addr + 2)
