@@ -1,32 +1,54 @@
-//! Clock faults: per-node skew through the LD_PRELOAD shim.
+//! Clock faults: per-node skew of what the node's service processes read.
 //!
 //! Nodes share the host kernel's clock, so a node's clock is skewed by
 //! changing what its service reads, not what the kernel keeps (see
-//! `splitbrain_clockshim` for the shim and the state file). Per node:
+//! `splitbrain_clockshim` for the model and the state file). Every node has
+//! one state file, written by clockctl; each service process reads it by one
+//! of two mechanisms ([`Mechanism`]):
 //!
-//! 1. [`install`] puts `libclockshim.so` and `clockctl` into the node and
-//!    publishes real time into the node's state file, before the service
-//!    starts, so the service maps the file on its first clock read.
-//! 2. The service starts with [`preload_env`] in its environment
-//!    ([`add_preload`] does it to a [`ServiceSpec`]).
-//! 3. [`set_clock`], [`bump`], [`strobe`], [`rate`] and [`heal`] exec
-//!    clockctl in the node, which rewrites the state in place under a seqlock;
-//!    the running service sees it on its next clock read, no restart. An
+//! - **the preload shim**, where the target starts its service with
+//!   [`preload_env`] ([`add_preload`] does it to a [`ServiceSpec`]): simplest
+//!   for dynamically linked C programs (Redis, the reference lock service);
+//! - **the vDSO patch**, for every other process, Go programs (etcd) and
+//!   static binaries included: clockinject ptrace-attaches to the running
+//!   process and points its vDSO clock functions at code that reads the same
+//!   state file. Nodes run with `CAP_SYS_PTRACE` for it.
+//!
+//! ```text
+//!   set_clock(n2, +60 s)
+//!     ps in n2 ──> etcd pid 31 (Go)     ──> clockinject patch 31 STATE (once per process)
+//!              └─> redis pid 40 (shim)  ──> nothing to do
+//!     clockctl set STATE ...            ──> both read +60 s from their next clock call
+//!   heal(n2)
+//!     clockctl set STATE real           ──> real time again
+//!     clockinject restore 31            ──> original vDSO bytes (kept while a
+//!                                           rate left monotonic ahead)
+//! ```
+//!
+//! Per node:
+//!
+//! 1. [`install`] puts the shim, clockctl and clockinject into the node and
+//!    publishes real time into the state file, before the service starts.
+//! 2. [`set_clock`], [`bump`], [`strobe`], [`rate`] first make sure every
+//!    running service process reads the state (patching those not under the
+//!    shim), then exec clockctl, which rewrites the state in place under a
+//!    seqlock; the processes see it on their next clock read, no restart. An
 //!    archive upload (`put_file`) cannot do this: it replaces the file, and
-//!    the service would keep reading the old inode.
+//!    the processes would keep reading the old inode.
+//! 3. [`heal`] publishes real time and restores patched processes' vDSOs.
+//! 4. [`reapply`] patches a restarted service (after a kill fault) again if
+//!    the node's state is still skewed; a preloaded one needs nothing.
 //!
-//! A fault is never pretended. Before skewing a node whose service is
-//! running, the service's processes are checked: a Go program (etcd) reads
-//! time through the vDSO, which no preload reaches, and a process that was
-//! not started under the shim would ignore the file; both are refused with a
-//! plain message. A service that is down (after a kill fault) cannot be
-//! checked: the state is still written, so it applies when the service
-//! restarts under the same spec, and [`ClockOutcome::verified_pids`] is
-//! empty so that the caller can record that it was not verified.
+//! A service that is down when the clock changes cannot be patched: the
+//! state is still written, so it applies when the service restarts (under
+//! the shim by itself, through [`reapply`] otherwise), and
+//! [`ClockOutcome::processes`] is empty so that the caller can record it.
 
 use std::time::Duration;
 
-use splitbrain_clockshim::{ClockRecord, ClockState, Strobe, CLOCKCTL, SHIM_FILE_ENV, SHIM_SO};
+use splitbrain_clockshim::{
+    ClockRecord, ClockState, Strobe, CLOCKCTL, CLOCKINJECT, SHIM_FILE_ENV, SHIM_SO,
+};
 
 use crate::cluster::{Cluster, ServiceSpec};
 use crate::error::{DockerError, Result};
@@ -35,20 +57,65 @@ use crate::error::{DockerError, Result};
 pub const SHIM_PATH: &str = "/usr/local/lib/splitbrain/libclockshim.so";
 /// Where clockctl is installed in a node.
 pub const CLOCKCTL_PATH: &str = "/usr/local/lib/splitbrain/clockctl";
+/// Where clockinject is installed in a node.
+pub const CLOCKINJECT_PATH: &str = "/usr/local/lib/splitbrain/clockinject";
+/// clockinject's exit status when it keeps a patch because restoring would
+/// step the monotonic clocks back.
+const CLOCKINJECT_KEPT: i64 = 3;
 /// The node's clock state file, shared by every preloaded process in it.
 pub const STATE_PATH: &str = "/var/lib/splitbrain/clock";
 
 /// Bound on one clockctl or process-check exec; both take milliseconds.
 pub const CLOCK_EXEC_TIMEOUT_MS: u64 = 15_000;
 
+/// How a service process reads its node's clock state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    /// Started under the LD_PRELOAD shim.
+    Preload,
+    /// Its vDSO clock functions patched by clockinject.
+    VdsoPatch,
+}
+
+impl Mechanism {
+    /// The name run records and reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mechanism::Preload => "ld-preload",
+            Mechanism::VdsoPatch => "vdso-patch",
+        }
+    }
+}
+
+/// One service process a clock change reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkewedProcess {
+    pub pid: u32,
+    pub mechanism: Mechanism,
+    /// Whether this change patched it (false: preloaded or patched before).
+    pub newly_patched: bool,
+}
+
 /// What a clock change did on a node.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClockOutcome {
     /// The record clockctl published.
     pub record: ClockRecord,
-    /// Service processes checked to have the shim loaded and not to be Go
-    /// programs; empty if the service was not running.
-    pub verified_pids: Vec<u32>,
+    /// The running service processes, each checked to read the state;
+    /// empty if the service was not running.
+    pub processes: Vec<SkewedProcess>,
+}
+
+/// What healing a node's clock did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealOutcome {
+    /// The record clockctl published (real time; monotonic drift kept).
+    pub record: ClockRecord,
+    /// Patched processes whose original vDSO bytes were written back.
+    pub restored: Vec<u32>,
+    /// Patched processes left patched, with how far (ns) their monotonic
+    /// clocks are ahead: the real vDSO would step them back.
+    pub kept: Vec<(u32, i64)>,
 }
 
 /// How one running service process stands towards the shim.
@@ -62,12 +129,25 @@ pub enum ProcessClock {
     Bare,
 }
 
-/// Copy the shim and clockctl into `node` and publish real time, creating
-/// the state file. Do this before starting the service.
+impl ProcessClock {
+    /// The mechanism that reaches this process.
+    pub fn mechanism(&self) -> Mechanism {
+        match self {
+            ProcessClock::Shimmed => Mechanism::Preload,
+            ProcessClock::Go | ProcessClock::Bare => Mechanism::VdsoPatch,
+        }
+    }
+}
+
+/// Copy the shim, clockctl and clockinject into `node` and publish real
+/// time, creating the state file. Do this before starting the service.
 pub async fn install(cluster: &Cluster, node: &str) -> Result<()> {
     cluster.put_file(node, SHIM_PATH, SHIM_SO, 0o644).await?;
     cluster
         .put_file(node, CLOCKCTL_PATH, CLOCKCTL, 0o755)
+        .await?;
+    cluster
+        .put_file(node, CLOCKINJECT_PATH, CLOCKINJECT, 0o755)
         .await?;
     publish(cluster, node, ClockState::REAL).await.map(|_| ())
 }
@@ -101,19 +181,28 @@ pub fn add_preload(spec: &mut ServiceSpec) {
     spec.env.push(format!("{SHIM_FILE_ENV}={STATE_PATH}"));
 }
 
-/// Publish `state` on `node` after checking that its service (if running)
-/// will see it.
+/// Publish `state` on `node` after making sure that every running service
+/// process reads it (patching the vDSO of those not under the shim).
 pub async fn set_clock(cluster: &Cluster, node: &str, state: ClockState) -> Result<ClockOutcome> {
     state.validate().map_err(|e| DockerError::Refused {
         operation: "set the clock",
         reason: format!("on {node}: {e}"),
     })?;
-    let verified_pids = verify_service(cluster, node).await?;
+    let processes = reach_service(cluster, node).await?;
     let record = publish(cluster, node, state).await?;
-    Ok(ClockOutcome {
-        record,
-        verified_pids,
-    })
+    Ok(ClockOutcome { record, processes })
+}
+
+/// After the service on `node` restarted: if the node's clock is not real
+/// (an offset, a rate, a strobe, or monotonic drift a rate left), make the
+/// new processes read it. Returns the processes reached, empty when the
+/// clock is real.
+pub async fn reapply(cluster: &Cluster, node: &str) -> Result<Vec<SkewedProcess>> {
+    let current = read_state(cluster, node).await?;
+    if current.state == ClockState::REAL && current.anchor_drift_ns == 0 {
+        return Ok(Vec::new());
+    }
+    reach_service(cluster, node).await
 }
 
 /// Step `node`'s wall clock by `delta_ms` on top of its current skew,
@@ -184,12 +273,97 @@ pub async fn rate(cluster: &Cluster, node: &str, rate: f64) -> Result<ClockOutco
     .await
 }
 
-/// Put `node`'s wall clock back on real time at real speed. Never refused:
-/// a heal must work whatever the service is. Monotonic clocks keep any lead
-/// or lag a rate fault gave them, since stepping them back is the one thing
-/// they must never do.
-pub async fn heal(cluster: &Cluster, node: &str) -> Result<ClockRecord> {
-    publish(cluster, node, ClockState::REAL).await
+/// Put `node`'s wall clock back on real time at real speed, and the
+/// original vDSO into patched processes. Never refused: a heal must work
+/// whatever the service is. Monotonic clocks keep any lead or lag a rate
+/// fault gave them, since stepping them back is the one thing they must
+/// never do: a process whose monotonic clocks are ahead stays patched
+/// ([`HealOutcome::kept`]), at real speed.
+pub async fn heal(cluster: &Cluster, node: &str) -> Result<HealOutcome> {
+    let record = publish(cluster, node, ClockState::REAL).await?;
+    let mut outcome = HealOutcome {
+        record,
+        restored: Vec::new(),
+        kept: Vec::new(),
+    };
+    for (pid, clock) in service_clocks(cluster, node).await? {
+        if clock.mechanism() != Mechanism::VdsoPatch {
+            continue;
+        }
+        let pid_arg = pid.to_string();
+        let argv = [CLOCKINJECT_PATH, "restore", pid_arg.as_str()];
+        let out = cluster
+            .exec(node, &argv, Duration::from_millis(CLOCK_EXEC_TIMEOUT_MS))
+            .await?;
+        if out.exit_code == CLOCKINJECT_KEPT {
+            let ahead = field(&out.stdout, "monotonic_ahead_ns")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            outcome.kept.push((pid, ahead));
+        } else if !out.success() {
+            if process_gone(cluster, node, pid).await {
+                continue;
+            }
+            return Err(DockerError::Command {
+                subject: node.to_string(),
+                operation: "restore the vDSO of the service on",
+                command: argv.join(" "),
+                exit_code: out.exit_code,
+                stderr: out.stderr.trim().to_string(),
+            });
+        } else if out.stdout.starts_with("restored ") {
+            outcome.restored.push(pid);
+        }
+    }
+    Ok(outcome)
+}
+
+/// The first bytes of each vDSO clock function of process `pid` on `node`
+/// (or of clockinject itself, `None`), as clockinject shows them, and
+/// whether they are patched.
+pub async fn vdso_bytes(cluster: &Cluster, node: &str, pid: Option<u32>) -> Result<VdsoBytes> {
+    let pid_arg = pid.map_or_else(|| "self".to_string(), |p| p.to_string());
+    let argv = [CLOCKINJECT_PATH, "show", pid_arg.as_str()];
+    let out = clock_exec(cluster, node, "read the vDSO of", &argv).await?;
+    let get = |k: &str| field(&out, k).map(str::to_string);
+    Ok(VdsoBytes {
+        clock_gettime: get("clock_gettime"),
+        gettimeofday: get("gettimeofday"),
+        time: get("time"),
+        patched: get("patched").is_some_and(|v| v != "no"),
+    })
+}
+
+/// The first 16 bytes (hex) of each vDSO clock function of one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VdsoBytes {
+    pub clock_gettime: Option<String>,
+    pub gettimeofday: Option<String>,
+    pub time: Option<String>,
+    pub patched: bool,
+}
+
+impl VdsoBytes {
+    /// The bytes alone, to compare with another process's.
+    pub fn functions(&self) -> [Option<&str>; 3] {
+        [
+            self.clock_gettime.as_deref(),
+            self.gettimeofday.as_deref(),
+            self.time.as_deref(),
+        ]
+    }
+}
+
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+async fn process_gone(cluster: &Cluster, node: &str, pid: u32) -> bool {
+    match cluster.service_processes(node).await {
+        Ok(ps) => !ps.iter().any(|p| p.pid == pid && !p.is_zombie()),
+        Err(_) => false,
+    }
 }
 
 /// The state currently published on `node`.
@@ -247,27 +421,43 @@ pub async fn service_clocks(cluster: &Cluster, node: &str) -> Result<Vec<(u32, P
     Ok(parsed)
 }
 
-async fn verify_service(cluster: &Cluster, node: &str) -> Result<Vec<u32>> {
-    let clocks = service_clocks(cluster, node).await?;
-    for (pid, clock) in &clocks {
-        let reason = match clock {
-            ProcessClock::Shimmed => continue,
-            ProcessClock::Go => format!(
-                "the service on {node} (pid {pid}) is a Go program: Go reads the time through the \
-                 vDSO, which the LD_PRELOAD clock shim cannot reach, so its clock cannot be skewed \
-                 until per-process vDSO patching exists"
-            ),
-            ProcessClock::Bare => format!(
-                "the service on {node} (pid {pid}) was not started under the clock shim: start it \
-                 with clock::preload_env() after clock::install()"
-            ),
-        };
-        return Err(DockerError::Refused {
-            operation: "skew the clock",
-            reason,
+/// Make every running service process on `node` read the state file:
+/// preloaded ones already do, the others get their vDSO patched (once; a
+/// patched process answers "already").
+async fn reach_service(cluster: &Cluster, node: &str) -> Result<Vec<SkewedProcess>> {
+    let mut reached = Vec::new();
+    for (pid, clock) in service_clocks(cluster, node).await? {
+        let mechanism = clock.mechanism();
+        let mut newly_patched = false;
+        if mechanism == Mechanism::VdsoPatch {
+            let pid_arg = pid.to_string();
+            let argv = [CLOCKINJECT_PATH, "patch", pid_arg.as_str(), STATE_PATH];
+            let out = cluster
+                .exec(node, &argv, Duration::from_millis(CLOCK_EXEC_TIMEOUT_MS))
+                .await?;
+            if !out.success() {
+                // A process that exited meanwhile (a kill racing the
+                // fault) is not an error: there is nothing left to skew.
+                if process_gone(cluster, node, pid).await {
+                    continue;
+                }
+                return Err(DockerError::Command {
+                    subject: node.to_string(),
+                    operation: "patch the vDSO of the service on",
+                    command: argv.join(" "),
+                    exit_code: out.exit_code,
+                    stderr: out.stderr.trim().to_string(),
+                });
+            }
+            newly_patched = out.stdout.starts_with("patched ");
+        }
+        reached.push(SkewedProcess {
+            pid,
+            mechanism,
+            newly_patched,
         });
     }
-    Ok(clocks.into_iter().map(|(pid, _)| pid).collect())
+    Ok(reached)
 }
 
 async fn publish(cluster: &Cluster, node: &str, state: ClockState) -> Result<ClockRecord> {

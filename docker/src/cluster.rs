@@ -312,8 +312,10 @@ impl Cluster {
                     // tini as PID 1 reaps whatever the service forks and
                     // orphans; `sleep` alone would leave zombies.
                     init: Some(true),
-                    // iptables and NFQUEUE in the node's own namespace.
-                    cap_add: Some(vec!["NET_ADMIN".to_string()]),
+                    // NET_ADMIN: iptables and NFQUEUE in the node's own
+                    // namespace. SYS_PTRACE: clockinject patching the
+                    // service's vDSO for clock faults (clock.rs).
+                    cap_add: Some(vec!["NET_ADMIN".to_string(), "SYS_PTRACE".to_string()]),
                     network_mode: Some(network_name.clone()),
                     extra_hosts: Some(extra_hosts.clone()),
                     binds: (!binds.is_empty()).then(|| binds.clone()),

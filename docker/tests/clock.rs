@@ -1,6 +1,8 @@
 //! The clock fault on real containers: Redis started under the shim reads
 //! the skewed time (its `TIME` command, its key expiry), only on the skewed
-//! node, and Go services are refused rather than pretended.
+//! node; Redis started without it is reached by patching its vDSO, and
+//! healed back to the original bytes. (etcd, a Go program, is proved in the
+//! targets crate's clock_etcd tests.)
 //!
 //! Needs a Docker engine and the base image (built on first use by
 //! `images::ensure_base`, which needs mmdebstrap). Without an engine these
@@ -10,9 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use splitbrain_clockshim::ClockState;
 use splitbrain_docker::clock::{self, ProcessClock};
-use splitbrain_docker::{
-    images, Cluster, ClusterSpec, DockerError, Engine, EngineOptions, ServiceSpec,
-};
+use splitbrain_docker::{images, Cluster, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 
 const READY_TIMEOUT_MS: u64 = 20_000;
 const REDIS_CLI_TIMEOUT_MS: u64 = 10_000;
@@ -174,7 +174,8 @@ async fn bump_of_60_s_moves_only_that_nodes_redis_time_and_heal_brings_it_back()
         .expect("bump failed");
     eprintln!("bump took {} ms", started.elapsed().as_millis());
     assert_eq!(outcome.record.state, ClockState::offset(60_000_000_000));
-    assert_eq!(outcome.verified_pids.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.processes.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.processes[0].mechanism, clock::Mechanism::Preload);
     assert_redis_time(&cluster, "n1", 60 * SEC_US, "n1 after +60 s").await;
     assert_redis_time(&cluster, "n2", 0, "n2 after n1's bump").await;
 
@@ -218,7 +219,8 @@ async fn bump_of_60_s_moves_only_that_nodes_redis_time_and_heal_brings_it_back()
         .filter(|p| !p.is_zombie())
         .map(|p| p.pid)
         .collect();
-    assert_eq!(pids, outcome.verified_pids, "redis on n1 was restarted");
+    let reached: Vec<u32> = outcome.processes.iter().map(|p| p.pid).collect();
+    assert_eq!(pids, reached, "redis on n1 was restarted");
 
     cluster.teardown(None).await.expect("teardown failed");
 }
@@ -282,84 +284,60 @@ async fn bump_of_120_s_expires_a_60_s_redis_key_at_once_only_on_that_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clock_fault_on_go_or_unshimmed_service_is_refused_not_pretended() {
-    let Some(engine) = engine_or_skip("clock_fault_on_go_or_unshimmed_service_is_refused").await
+async fn redis_without_the_shim_is_skewed_through_its_vdso_and_healed_to_the_original_bytes() {
+    let Some(engine) = engine_or_skip("redis_without_the_shim_is_skewed_through_its_vdso").await
     else {
         return;
     };
-    let cluster = cluster(&engine, "refuse", 2).await;
-
-    // etcd under the preload environment still ignores the shim.
+    let cluster = cluster(&engine, "vdso", 1).await;
     clock::install(&cluster, "n1")
         .await
-        .expect("failed to install the shim");
-    let mut etcd = ServiceSpec {
-        argv: [
-            "etcd",
-            "--name",
-            "n1",
-            "--data-dir",
-            "/var/lib/splitbrain/etcd",
-            "--listen-client-urls",
-            "http://127.0.0.1:2379",
-            "--advertise-client-urls",
-            "http://127.0.0.1:2379",
-        ]
-        .map(String::from)
-        .to_vec(),
-        env: Vec::new(),
-        process_name: "etcd".to_string(),
-        log_path: "/var/log/splitbrain/etcd.log".to_string(),
-    };
-    clock::add_preload(&mut etcd);
-    cluster
-        .start_service("n1", &etcd)
-        .await
-        .expect("failed to start etcd");
-    let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
-    while !cluster.is_running("n1").await.expect("ps failed") {
-        assert!(Instant::now() < deadline, "etcd did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .expect("failed to install the clock tools");
+    start_redis(&cluster, "n1", false).await;
     let clocks = clock::service_clocks(&cluster, "n1")
         .await
         .expect("inspect failed");
     assert!(
-        !clocks.is_empty() && clocks.iter().all(|(_, c)| *c == ProcessClock::Go),
+        clocks.len() == 1 && clocks[0].1 == ProcessClock::Bare,
         "{clocks:?}"
     );
-    match clock::bump(&cluster, "n1", 60_000).await {
-        Err(DockerError::Refused { reason, .. }) => {
-            assert!(reason.contains("Go") && reason.contains("vDSO"), "{reason}")
-        }
-        other => panic!("a clock fault on etcd was not refused: {other:?}"),
-    }
-    let state = clock::read_state(&cluster, "n1")
+    let pid = clocks[0].0;
+    let pristine = clock::vdso_bytes(&cluster, "n1", None)
         .await
-        .expect("read failed");
-    assert_eq!(
-        state.state,
-        ClockState::REAL,
-        "a refused fault must leave the clock alone"
-    );
+        .expect("show self failed");
+    let before = clock::vdso_bytes(&cluster, "n1", Some(pid))
+        .await
+        .expect("show failed");
+    assert_eq!(before, pristine, "redis's vDSO before any fault");
 
-    // Redis started without the preload would ignore the state file.
-    clock::install(&cluster, "n2")
+    let outcome = clock::bump(&cluster, "n1", 60_000)
         .await
-        .expect("failed to install the shim");
-    start_redis(&cluster, "n2", false).await;
-    match clock::bump(&cluster, "n2", 60_000).await {
-        Err(DockerError::Refused { reason, .. }) => {
-            assert!(
-                reason.contains("not started under the clock shim"),
-                "{reason}"
-            )
-        }
-        other => panic!("a clock fault on an unshimmed redis was not refused: {other:?}"),
-    }
-    assert_redis_time(&cluster, "n2", 0, "unshimmed redis after a refused bump").await;
-    // Healing is never refused.
-    clock::heal(&cluster, "n2").await.expect("heal failed");
+        .expect("bump failed");
+    assert_eq!(outcome.processes.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.processes[0].mechanism, clock::Mechanism::VdsoPatch);
+    assert!(outcome.processes[0].newly_patched, "{outcome:?}");
+    // TIME is gettimeofday in Redis: the patched vDSO entry answers it.
+    assert_redis_time(&cluster, "n1", 60 * SEC_US, "unshimmed redis after +60 s").await;
+    let patched = clock::vdso_bytes(&cluster, "n1", Some(pid))
+        .await
+        .expect("show failed");
+    assert!(patched.patched, "{patched:?}");
+
+    // A second fault reuses the patch.
+    let again = clock::bump(&cluster, "n1", -30_000)
+        .await
+        .expect("bump failed");
+    assert!(!again.processes[0].newly_patched, "{again:?}");
+    assert_redis_time(&cluster, "n1", 30 * SEC_US, "after +60 s then -30 s").await;
+
+    let healed = clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_eq!(healed.restored, vec![pid], "{healed:?}");
+    assert!(healed.kept.is_empty(), "{healed:?}");
+    let after = clock::vdso_bytes(&cluster, "n1", Some(pid))
+        .await
+        .expect("show failed");
+    assert_eq!(after, pristine, "heal wrote the original bytes back");
+    assert_redis_time(&cluster, "n1", 0, "after the heal").await;
 
     cluster.teardown(None).await.expect("teardown failed");
 }
@@ -418,8 +396,8 @@ async fn skew_set_while_the_service_is_down_applies_when_it_restarts() {
         .await
         .expect("bump failed");
     assert!(
-        outcome.verified_pids.is_empty(),
-        "nothing was running to verify: {outcome:?}"
+        outcome.processes.is_empty(),
+        "nothing was running to reach: {outcome:?}"
     );
     cluster.restart_service("n1").await.expect("restart failed");
     wait_for_pong(&cluster, "n1").await;

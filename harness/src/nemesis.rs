@@ -5,12 +5,13 @@
 //! undoes everything whatever the bookkeeping says, so a fault that failed
 //! halfway still ends healed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde_json::json;
+use serde_json::{json, Value};
 use splitbrain_docker::clock as docker_clock;
 use splitbrain_docker::selector::NodeSelector;
 use splitbrain_docker::topology::{self, Topology as Cut};
@@ -26,8 +27,11 @@ use crate::worker::Clients;
 const PRIMARIES_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct Nemesis {
-    /// Nodes run their service under the clock shim.
+    /// The clock tools are installed on every node (clock faults enabled).
     clock_installed: bool,
+    /// Per node, the mechanisms that actually skewed a service process there
+    /// and the pids they reached; what run.json reports.
+    clock_applied: BTreeMap<String, BTreeMap<&'static str, BTreeSet<u32>>>,
     cluster: Arc<Cluster>,
     target: Arc<dyn Target>,
     nodes: Vec<NodeAddr>,
@@ -73,6 +77,7 @@ impl Nemesis {
     ) -> Nemesis {
         Nemesis {
             clock_installed,
+            clock_applied: BTreeMap::new(),
             cluster,
             target,
             nodes,
@@ -153,11 +158,12 @@ impl Nemesis {
     }
 
     async fn apply(
-        &self,
+        &mut self,
         plan: &FaultPlan,
         value: &mut serde_json::Value,
     ) -> Result<Active, String> {
-        let cluster = &self.cluster;
+        let cluster = self.cluster.clone();
+        let cluster = &cluster;
         match *plan {
             FaultPlan::Partition { topology, seed } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -242,7 +248,6 @@ impl Nemesis {
                     .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
                     .await?;
                 value["nodes"] = json!(chosen);
-                value["mechanism"] = json!("ld-preload shim");
                 for node in &chosen {
                     let outcome = match clock {
                         ClockMode::Bump { delta_ms } => {
@@ -255,7 +260,7 @@ impl Nemesis {
                         ClockMode::Rate { rate } => docker_clock::rate(cluster, node, rate).await,
                     }
                     .map_err(|e| e.to_string())?;
-                    value["verified_pids"][node.as_str()] = json!(outcome.verified_pids);
+                    value["processes"][node.as_str()] = self.note_skewed(node, &outcome.processes);
                 }
                 Ok(Active::Clock(chosen))
             }
@@ -316,8 +321,8 @@ impl Nemesis {
             return;
         };
         let f = format!("stop-{}", active.kind());
-        let result = self.undo(&active).await;
-        let value = json!({ "fault": active.kind().as_str() });
+        let mut value = json!({ "fault": active.kind().as_str() });
+        let result = self.undo(&active, &mut value).await;
         match result {
             Ok(()) => self.recorder.nemesis(&f, value, None),
             Err(e) => {
@@ -327,8 +332,10 @@ impl Nemesis {
         };
     }
 
-    async fn undo(&self, active: &Active) -> Result<(), String> {
-        let cluster = &self.cluster;
+    /// Undoes `active`, noting in `value` what the undo did beyond the obvious
+    /// (clock patches kept or put back on restarted processes).
+    async fn undo(&mut self, active: &Active, value: &mut Value) -> Result<(), String> {
+        let cluster = self.cluster.clone();
         let mut errors = Vec::new();
         match active {
             Active::Partition => {
@@ -340,6 +347,8 @@ impl Nemesis {
                 for node in nodes {
                     if let Err(e) = cluster.restart_service(node).await {
                         errors.push(e.to_string());
+                    } else if let Err(e) = self.reapply_clock(node, value).await {
+                        errors.push(e);
                     }
                 }
             }
@@ -359,8 +368,9 @@ impl Nemesis {
             }
             Active::Clock(nodes) => {
                 for node in nodes {
-                    if let Err(e) = docker_clock::heal(cluster, node).await {
-                        errors.push(e.to_string());
+                    match docker_clock::heal(&cluster, node).await {
+                        Ok(healed) => note_heal(value, node, &healed),
+                        Err(e) => errors.push(e.to_string()),
                     }
                 }
             }
@@ -377,7 +387,8 @@ impl Nemesis {
     /// on every node regardless, and restart any service that is not running.
     pub async fn heal_all(&mut self) {
         self.stop().await;
-        let cluster = &self.cluster;
+        let cluster = self.cluster.clone();
+        let mut value = json!({ "nodes": self.node_names() });
         let mut errors = Vec::new();
         if let Err(e) = cluster.heal_partitions().await {
             errors.push(e.to_string());
@@ -390,8 +401,9 @@ impl Nemesis {
                 errors.push(e.to_string());
             }
             if self.clock_installed {
-                if let Err(e) = docker_clock::heal(cluster, &node).await {
-                    errors.push(e.to_string());
+                match docker_clock::heal(&cluster, &node).await {
+                    Ok(healed) => note_heal(&mut value, &node, &healed),
+                    Err(e) => errors.push(e.to_string()),
                 }
             }
             match cluster.is_running(&node).await {
@@ -399,14 +411,55 @@ impl Nemesis {
                 Ok(false) => {
                     if let Err(e) = cluster.restart_service(&node).await {
                         errors.push(e.to_string());
+                    } else if let Err(e) = self.reapply_clock(&node, &mut value).await {
+                        errors.push(e);
                     }
                 }
                 Err(e) => errors.push(e.to_string()),
             }
         }
         let error = (!errors.is_empty()).then(|| errors.join("; "));
-        self.recorder
-            .nemesis("heal", json!({ "nodes": self.node_names() }), error);
+        self.recorder.nemesis("heal", value, error);
+    }
+
+    /// A restarted service on `node` reads its node's clock again if that
+    /// is still skewed (a patched process does not survive its restart).
+    async fn reapply_clock(&mut self, node: &str, value: &mut Value) -> Result<(), String> {
+        if !self.clock_installed {
+            return Ok(());
+        }
+        let reached = docker_clock::reapply(&self.cluster, node)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !reached.is_empty() {
+            value["clock_reapplied"][node] = self.note_skewed(node, &reached);
+        }
+        Ok(())
+    }
+
+    /// Records which mechanism reached which process; returns it as JSON for
+    /// the nemesis event.
+    fn note_skewed(&mut self, node: &str, processes: &[docker_clock::SkewedProcess]) -> Value {
+        let applied = self.clock_applied.entry(node.to_string()).or_default();
+        for p in processes {
+            applied
+                .entry(p.mechanism.as_str())
+                .or_default()
+                .insert(p.pid);
+        }
+        json!(processes
+            .iter()
+            .map(|p| json!({
+                "pid": p.pid,
+                "mechanism": p.mechanism.as_str(),
+                "newly_patched": p.newly_patched,
+            }))
+            .collect::<Vec<_>>())
+    }
+
+    /// Per node, which mechanisms skewed which service pids during the run.
+    pub fn clock_applied(&self) -> Value {
+        json!(self.clock_applied)
     }
 }
 
@@ -420,4 +473,21 @@ fn describe_sides(grudge: &topology::Grudge, nodes: &[String]) -> Vec<Vec<String
         }
     }
     sides
+}
+
+/// Notes on a clock heal: patched processes restored, or kept patched
+/// because their monotonic clocks are ahead.
+fn note_heal(value: &mut Value, node: &str, healed: &docker_clock::HealOutcome) {
+    if !healed.restored.is_empty() {
+        value["vdso_restored"][node] = json!(healed.restored);
+    }
+    if !healed.kept.is_empty() {
+        value["vdso_kept"][node] = json!(healed
+            .kept
+            .iter()
+            .map(
+                |(pid, ahead_ns)| json!({ "pid": pid, "monotonic_ahead_ms": ahead_ns / 1_000_000 })
+            )
+            .collect::<Vec<_>>());
+    }
 }

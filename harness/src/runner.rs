@@ -16,6 +16,7 @@ use anyhow::{anyhow, Context};
 use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_checkers::verdict::{AnomalyType, Validity};
+use splitbrain_docker::clock::Mechanism;
 use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 use splitbrain_targets::client::{ClientConfig, Invocation};
 use splitbrain_targets::target::{NodeAddr, Target};
@@ -155,9 +156,14 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
             Err(e) => Err(e),
             Ok((cluster, nodes)) => {
                 meta["clock_faults"] = if clock_skew_enabled(&args, target.as_ref()) {
-                    json!({ "mechanism": "ld-preload shim (clockshim), state written by clockctl", "nodes": nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>() })
+                    let planned = clock_mechanism(target.as_ref());
+                    json!({
+                        "state_file": splitbrain_docker::clock::STATE_PATH,
+                        "writer": "clockctl",
+                        "planned": nodes.iter().map(|n| (n.name.clone(), json!(planned))).collect::<serde_json::Map<_, _>>(),
+                    })
                 } else if args.nemesis.0.contains(&FaultKind::Clock) {
-                    json!({ "mechanism": null, "refused": target.clock_refusal().unwrap_or_else(|| "the target does not support clock faults".to_string()) })
+                    json!({ "planned": null, "refused": target.clock_refusal().unwrap_or_else(|| "the target does not support clock faults".to_string()) })
                 } else {
                     json!(null)
                 };
@@ -252,7 +258,9 @@ async fn deploy(
             splitbrain_docker::clock::install(&cluster, &node.name)
                 .await
                 .with_context(|| format!("failed to install the clock shim on {}", node.name))?;
-            splitbrain_docker::clock::add_preload(&mut spec);
+            if clock_mechanism(target) == Mechanism::Preload.as_str() {
+                splitbrain_docker::clock::add_preload(&mut spec);
+            }
         }
         cluster
             .start_service(&node.name, &spec)
@@ -284,6 +292,17 @@ async fn deploy(
 /// scheduled and the target reads time where the shim can reach it.
 pub fn clock_skew_enabled(args: &RunArgs, target: &dyn Target) -> bool {
     args.nemesis.0.contains(&FaultKind::Clock) && target.as_clock_skew().is_some()
+}
+
+/// How the target's service is meant to read its skewed clock: under the
+/// preload shim, or through its patched vDSO. A preloaded service whose
+/// process turns out not to load the shim is patched too; run.json's
+/// `clock_faults.applied` says what actually happened.
+fn clock_mechanism(target: &dyn Target) -> &'static str {
+    match target.as_clock_skew() {
+        Some(skew) if skew.preload_shim() => Mechanism::Preload.as_str(),
+        _ => Mechanism::VdsoPatch.as_str(),
+    }
 }
 
 pub fn service_spec(target: &dyn Target, node: &NodeAddr, nodes: &[NodeAddr]) -> ServiceSpec {
@@ -433,6 +452,9 @@ async fn phases(
 
     // Heal everything, then a quiet window in which the service must grant again.
     nemesis.heal_all().await;
+    if meta["clock_faults"].is_object() && meta["clock_faults"]["planned"].is_object() {
+        meta["clock_faults"]["applied"] = nemesis.clock_applied();
+    }
     progress.set_faults(String::from("healed; recovery"));
     let grants_before = recorder.counts().grants_ok.load(Ordering::Relaxed);
     if !interrupted {

@@ -234,3 +234,108 @@ fn bad_arguments_exit_254_before_touching_docker() {
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown target"));
 }
+
+/// The flags of the clock finding (docs/findings.md #9): the leader's clocks
+/// at 4x for each fault window, one lock, the default 2 s lease.
+fn fast_leader_clock_args(workload: &'static str) -> Vec<&'static str> {
+    vec![
+        "--target",
+        "etcd",
+        "--workload",
+        workload,
+        "--nemesis",
+        "clock",
+        "--clock",
+        "rate:4",
+        "--victims",
+        "primaries",
+        "--time-limit",
+        "30",
+        "--seed",
+        "1",
+        "--recovery",
+        "5",
+    ]
+}
+
+/// Every start-clock record reached a process, each through the patched
+/// vDSO (etcd is Go), and run.json says so per node.
+fn assert_clock_reached_etcd_through_the_vdso(r: &common::Run) {
+    let starts: Vec<Value> = r
+        .history
+        .lines()
+        .filter(|l| l.contains(r#""f":"start-clock""#))
+        .map(|l| serde_json::from_str(l).expect("history lines are JSON"))
+        .collect();
+    assert!(!starts.is_empty(), "no clock fault started");
+    for s in &starts {
+        assert!(s.get("error").is_none(), "a clock fault failed: {s}");
+        let processes = s["value"]["processes"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no processes in {s}"));
+        assert!(!processes.is_empty(), "{s}");
+        for procs in processes.values() {
+            for p in procs.as_array().expect("a list of processes") {
+                assert_eq!(p["mechanism"], "vdso-patch", "{s}");
+            }
+        }
+    }
+    let run_json: Value =
+        serde_json::from_slice(&std::fs::read(r.dir.join("run.json")).expect("run.json"))
+            .expect("run.json is JSON");
+    let applied = run_json["clock_faults"]["applied"]
+        .as_object()
+        .unwrap_or_else(|| panic!("run.json has no clock_faults.applied: {run_json}"));
+    assert!(
+        !applied.is_empty() && applied.values().all(|m| m.get("vdso-patch").is_some()),
+        "{applied:?}"
+    );
+    let report = std::fs::read_to_string(r.dir.join("report.html")).expect("report.html");
+    assert!(
+        report.contains("rate 4x on") && report.contains("by vdso-patch"),
+        "the report says what the clock fault did"
+    );
+}
+
+#[test]
+fn etcd_lock_with_the_leader_clock_at_4x_loses_mutual_exclusion() {
+    if !docker_available() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = run(root.path(), &fast_leader_clock_args("lock"));
+    assert_clock_reached_etcd_through_the_vdso(&r);
+    let types = anomaly_types(&r.results);
+    assert!(
+        types.iter().any(|t| t == "lost-mutual-exclusion"),
+        "a leader clock at 4x expires 2 s leases in 0.5 s: expected lost-mutual-exclusion, \
+         got {types:?} (exit {}); stdout:\n{}",
+        r.code,
+        r.stdout
+    );
+    assert_explained(&r);
+}
+
+#[test]
+fn etcd_fenced_writes_with_the_leader_clock_at_4x_stay_safe() {
+    if !docker_available() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let r = run(root.path(), &fast_leader_clock_args("fenced"));
+    assert_clock_reached_etcd_through_the_vdso(&r);
+    let types = anomaly_types(&r.results);
+    assert!(
+        !types
+            .iter()
+            .any(|t| t == "stale-token-accepted" || t == "lost-update"),
+        "the revision-checked write must keep the resource safe, got {types:?}; stdout:\n{}",
+        r.stdout
+    );
+    assert!(
+        r.history
+            .lines()
+            .any(|l| l.contains(r#""type":"ok""#) && l.contains(r#""f":"write""#)),
+        "no fenced write was acknowledged: the twin proves nothing"
+    );
+}

@@ -102,8 +102,18 @@ pub trait Kill {}
 /// The service can be stopped with SIGSTOP and resumed with SIGCONT.
 pub trait Pause {}
 
-/// The service reads time through something the harness can skew.
-pub trait ClockSkew {}
+/// The harness may skew the clock of the service's processes. Every process
+/// can be reached (its vDSO patched); `preload_shim` says whether to start
+/// the service under the LD_PRELOAD shim instead, which is simpler where it
+/// works (dynamically linked C programs).
+pub trait ClockSkew {
+    /// Start the service with the clock shim preloaded. False for programs
+    /// that never call libc for the time (Go, static binaries): they are
+    /// patched through the vDSO once running.
+    fn preload_shim(&self) -> bool {
+        true
+    }
+}
 
 /// The target can say which nodes currently act as primary or leader.
 #[async_trait]

@@ -461,6 +461,9 @@ pub fn shorten(s: &str, max_chars: usize) -> String {
 
 /// Who a fault hit, from its start record's value: `sides`, `nodes` or `process`.
 fn describe_fault(v: &serde_json::Value) -> String {
+    if let Some(text) = describe_clock(v) {
+        return shorten(&text, VALUE_CHARS);
+    }
     let names = |x: &serde_json::Value| -> Option<String> {
         let items = x.as_array()?;
         Some(
@@ -492,6 +495,50 @@ fn describe_fault(v: &serde_json::Value) -> String {
     shorten(&text, VALUE_CHARS)
 }
 
+/// "n2 +60000 ms (etcd pid 31 by vdso-patch)": what a clock fault did, node
+/// by node, with the mechanism that reached each service process.
+fn describe_clock(v: &serde_json::Value) -> Option<String> {
+    let clock = v.get("clock")?;
+    let what = match clock.get("mode")?.as_str()? {
+        "bump" => format!("{:+} ms", clock.get("delta_ms")?.as_i64()?),
+        "strobe" => format!(
+            "strobe {:+} ms every {} ms",
+            clock.get("delta_ms")?.as_i64()?,
+            clock.get("period_ms")?.as_u64()?
+        ),
+        "rate" => format!("rate {}x", clock.get("rate")?.as_f64()?),
+        other => other.to_string(),
+    };
+    let nodes = v.get("nodes")?.as_array()?;
+    let parts: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| n.as_str())
+        .map(|node| {
+            let procs: Vec<String> = v
+                .pointer(&format!("/processes/{node}"))
+                .and_then(|p| p.as_array())
+                .map(|ps| {
+                    ps.iter()
+                        .filter_map(|p| {
+                            Some(format!(
+                                "pid {} by {}",
+                                p.get("pid")?,
+                                p.get("mechanism")?.as_str()?
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if procs.is_empty() {
+                format!("{node} (service down: applies on restart)")
+            } else {
+                format!("{node} ({})", procs.join(", "))
+            }
+        })
+        .collect();
+    Some(format!("{what} on {}", parts.join(", ")))
+}
+
 fn names_flat(v: &serde_json::Value) -> String {
     v.as_array()
         .map(|a| {
@@ -510,6 +557,26 @@ fn names_flat(v: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clock_fault_is_described_with_the_mechanism_that_reached_each_process() {
+        let v: serde_json::Value = serde_json::from_str(
+            r#"{"fault":"clock","victims":"primaries","clock":{"mode":"rate","rate":2.0},"seed":1,
+                "nodes":["n2","n3"],
+                "processes":{"n2":[{"pid":31,"mechanism":"vdso-patch","newly_patched":true}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            describe_fault(&v),
+            "rate 2x on n2 (pid 31 by vdso-patch), n3 (service down: applies on restart)"
+        );
+        let bump = serde_json::json!({"clock":{"mode":"bump","delta_ms":60000},"nodes":["n1"],
+            "processes":{"n1":[{"pid":7,"mechanism":"ld-preload"}]}});
+        assert_eq!(
+            describe_fault(&bump),
+            "+60000 ms on n1 (pid 7 by ld-preload)"
+        );
+    }
 
     fn read(jsonl: &str) -> Timeline {
         Timeline::read(jsonl.as_bytes()).unwrap()
