@@ -298,6 +298,25 @@ expect = "valid"
 "#;
 
     #[test]
+    fn every_campaign_shipped_in_campaigns_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../campaigns");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("campaigns/ exists") {
+            let path = entry.expect("readable directory").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let c = Campaign::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(!c.cases.is_empty(), "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(
+            seen >= 3,
+            "found only {seen} campaign files in {}",
+            dir.display()
+        );
+    }
+
+    #[test]
     fn a_campaign_expands_one_case_per_seed_with_defaults_first() {
         let c = Campaign::parse(GOOD, "c.toml", "c".into(), Path::new("/camp")).unwrap();
         assert_eq!(c.cases.len(), 3);
