@@ -2,26 +2,14 @@
 //! chosen peers, and heal completely.
 mod common;
 
-use splitbrain_docker::{Cluster, ClusterSpec, PacketFault};
+use splitbrain_docker::PacketFault;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
     let Some(engine) = common::engine_or_skip("delay_of_200ms_shows_in_round_trips").await else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("delay");
-    let cluster = Cluster::create(
-        &engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 3,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(&engine, "delay", 3).await;
 
     let baseline = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
     assert!(baseline < 50.0, "baseline rtt {baseline} ms");
@@ -62,19 +50,7 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
     else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("loss");
-    let cluster = Cluster::create(
-        &engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 2,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(&engine, "loss", 2).await;
     let peers = ["n2".to_string()];
 
     cluster.packet_fault("n1", 0, 0, 100.0).await.unwrap();
@@ -123,19 +99,7 @@ async fn reordered_packets_overtake_delayed_ones() {
     else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("reorder");
-    let cluster = Cluster::create(
-        &engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 2,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(&engine, "reorder", 2).await;
     let fault = PacketFault {
         delay_ms: 300,
         reorder_pct: 50.0,

@@ -5,7 +5,6 @@ mod common;
 use std::time::Duration;
 
 use splitbrain_docker::topology::complete;
-use splitbrain_docker::{Cluster, ClusterSpec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores_all() {
@@ -13,19 +12,7 @@ async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores
     let Some(engine) = common::engine_or_skip(test).await else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("partition");
-    let cluster = Cluster::create(
-        &engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 3,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(&engine, "partition", 3).await;
 
     for (a, b) in [("n1", "n2"), ("n2", "n3"), ("n3", "n1")] {
         assert!(
@@ -74,19 +61,7 @@ async fn isolated_node_refuses_the_controller_but_still_serves_its_peers() {
     let Some(engine) = common::engine_or_skip(test).await else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("clients");
-    let cluster = Cluster::create(
-        &engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 2,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(&engine, "clients", 2).await;
     cluster
         .start_service("n1", &common::redis_spec())
         .await

@@ -4,25 +4,13 @@ mod common;
 
 use std::time::Duration;
 
-use splitbrain_docker::{wait_until, Cluster, ClusterSpec};
+use splitbrain_docker::{wait_until, Cluster};
 
 async fn two_nodes_with_redis_on_n1(
     engine: &splitbrain_docker::Engine,
     name: &str,
 ) -> (Cluster, String) {
-    let image = common::base_image(engine).await;
-    let run_id = common::run_id(name);
-    let cluster = Cluster::create(
-        engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 2,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(engine, name, 2).await;
     cluster
         .start_service("n1", &common::redis_spec())
         .await

@@ -6,26 +6,14 @@ use std::collections::HashMap;
 
 use bollard::models::NetworkCreateRequest;
 use splitbrain_docker::guard::remove_labelled;
-use splitbrain_docker::{CleanScope, Cluster, ClusterSpec};
+use splitbrain_docker::{CleanScope, Cluster};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_cluster_leaves_no_labelled_container_or_network() {
     let Some(engine) = common::engine_or_skip("dropped_cluster_leaves_nothing").await else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("drop");
-    let cluster = Cluster::create(
-        &engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 2,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(&engine, "drop", 2).await;
     let (containers, networks) = common::leftovers(&engine, &run_id).await;
     assert_eq!((containers.len(), networks.len()), (2, 1));
     // As on an error or a panic: no teardown, only the drop.
@@ -38,14 +26,8 @@ async fn panicking_test_body_still_removes_its_cluster() {
     let Some(engine) = common::engine_or_skip("panicking_test_body_still_removes").await else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("panic");
-    let spec = ClusterSpec {
-        run_id: run_id.clone(),
-        nodes: 1,
-        image,
-        ..ClusterSpec::default()
-    };
+    let spec = common::cluster_spec(&engine, "panic", 1).await;
+    let run_id = spec.run_id.clone();
     let inner_engine = engine.clone();
     let result = tokio::spawn(async move {
         let _cluster = Cluster::create(&inner_engine, spec).await.unwrap();
@@ -61,19 +43,7 @@ async fn clean_removes_labelled_objects_and_leaves_unlabelled_ones() {
     let Some(engine) = common::engine_or_skip("clean_removes_labelled_objects").await else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("clean");
-    let cluster = Cluster::create(
-        &engine,
-        ClusterSpec {
-            run_id: run_id.clone(),
-            nodes: 1,
-            image,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .unwrap();
+    let (cluster, run_id) = common::cluster(&engine, "clean", 1).await;
     let bystander = format!("bystander-{run_id}");
     engine
         .docker()
@@ -113,14 +83,8 @@ async fn reused_run_id_is_refused_and_leaves_the_live_run_alone() {
     let Some(engine) = common::engine_or_skip("reused_run_id_is_refused").await else {
         return;
     };
-    let image = common::base_image(&engine).await;
-    let run_id = common::run_id("reuse");
-    let spec = ClusterSpec {
-        run_id: run_id.clone(),
-        nodes: 1,
-        image,
-        ..ClusterSpec::default()
-    };
+    let spec = common::cluster_spec(&engine, "reuse", 1).await;
+    let run_id = spec.run_id.clone();
     let live = Cluster::create(&engine, spec.clone()).await.unwrap();
     let err = Cluster::create(&engine, spec).await.unwrap_err();
     assert!(err.to_string().contains("already in use"), "{err}");

@@ -4,28 +4,18 @@ mod common;
 
 use std::time::Instant;
 
-use splitbrain_docker::{Cluster, ClusterSpec};
+use splitbrain_docker::Cluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_and_five_node_clusters_come_up_and_go_away_in_seconds() {
     let Some(engine) = common::engine_or_skip("cluster timings").await else {
         return;
     };
-    let image = common::base_image(&engine).await;
     for nodes in [3, 5] {
-        let run_id = common::run_id(&format!("timing{nodes}"));
+        let spec = common::cluster_spec(&engine, &format!("timing{nodes}"), nodes).await;
+        let run_id = spec.run_id.clone();
         let started = Instant::now();
-        let cluster = Cluster::create(
-            &engine,
-            ClusterSpec {
-                run_id: run_id.clone(),
-                nodes,
-                image: image.clone(),
-                ..ClusterSpec::default()
-            },
-        )
-        .await
-        .unwrap();
+        let cluster = Cluster::create(&engine, spec).await.unwrap();
         let up = started.elapsed();
         let started = Instant::now();
         cluster.teardown(None).await.unwrap();

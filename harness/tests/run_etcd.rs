@@ -8,38 +8,14 @@ mod common;
 
 use std::process::Command;
 
-use common::{anomaly_types, assert_explained, docker_available, nemesis_fs, run};
+use common::{anomaly_types, assert_explained, nemesis_fs, Campaign};
 use serde_json::Value;
 
 #[test]
 fn etcd_append_under_client_pause_loses_updates() {
-    if !docker_available() {
+    let Some(r) = Campaign::client_pause("etcd", "append").run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "etcd",
-            "--workload",
-            "append",
-            "--nemesis",
-            "client-pause",
-            "--nemesis-interval",
-            "5",
-            "--time-limit",
-            "40",
-            "--lease-ms",
-            "2000",
-            "--concurrency",
-            "5",
-            "--seed",
-            "1",
-            "--recovery",
-            "5",
-        ],
-    );
+    };
     let types = anomaly_types(&r.results);
     assert!(
         types.iter().any(|t| t == "lost-update"),
@@ -54,33 +30,9 @@ fn etcd_append_under_client_pause_loses_updates() {
 
 #[test]
 fn etcd_fenced_under_client_pause_stays_valid() {
-    if !docker_available() {
+    let Some(r) = Campaign::client_pause("etcd", "fenced").run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "etcd",
-            "--workload",
-            "fenced",
-            "--nemesis",
-            "client-pause",
-            "--nemesis-interval",
-            "5",
-            "--time-limit",
-            "40",
-            "--lease-ms",
-            "2000",
-            "--concurrency",
-            "5",
-            "--seed",
-            "1",
-            "--recovery",
-            "5",
-        ],
-    );
+    };
     let types = anomaly_types(&r.results);
     assert!(
         !types
@@ -105,35 +57,27 @@ fn etcd_fenced_under_client_pause_stays_valid() {
     assert_eq!(r.code, 0);
 }
 
+/// The partition, pause and kill campaign that both the lock and the
+/// election workloads face.
+fn partition_pause_and_kill(workload: &str) -> Campaign {
+    Campaign::new("etcd")
+        .workload(workload)
+        .nemesis("partition,pause,kill")
+        .nemesis_interval_s(4)
+        .time_limit_s(32)
+        .recovery_s(6)
+}
+
 #[test]
 fn etcd_lock_on_five_nodes_under_partition_pause_and_kill_is_checked_and_explained() {
-    if !docker_available() {
+    let Some(r) = partition_pause_and_kill("lock")
+        .nodes(5)
+        .concurrency(10)
+        .seed(11)
+        .run_or_skip()
+    else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "etcd",
-            "--workload",
-            "lock",
-            "--nodes",
-            "5",
-            "--nemesis",
-            "partition,pause,kill",
-            "--nemesis-interval",
-            "4",
-            "--time-limit",
-            "32",
-            "--concurrency",
-            "10",
-            "--seed",
-            "11",
-            "--recovery",
-            "6",
-        ],
-    );
+    };
     assert_explained(&r);
     let run_json: Value =
         serde_json::from_slice(&std::fs::read(r.dir.join("run.json")).unwrap()).unwrap();
@@ -173,31 +117,13 @@ fn etcd_lock_on_five_nodes_under_partition_pause_and_kill_is_checked_and_explain
 
 #[test]
 fn etcd_election_under_partition_pause_and_kill_is_checked_and_explained() {
-    if !docker_available() {
+    let Some(r) = partition_pause_and_kill("election")
+        .concurrency(8)
+        .seed(12)
+        .run_or_skip()
+    else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "etcd",
-            "--workload",
-            "election",
-            "--nemesis",
-            "partition,pause,kill",
-            "--nemesis-interval",
-            "4",
-            "--time-limit",
-            "32",
-            "--concurrency",
-            "8",
-            "--seed",
-            "12",
-            "--recovery",
-            "6",
-        ],
-    );
+    };
     assert_explained(&r);
     let campaigns_ok = r
         .history
@@ -237,25 +163,13 @@ fn bad_arguments_exit_254_before_touching_docker() {
 
 /// The flags of the clock finding (docs/findings.md #9): the leader's clocks
 /// at 4x for each fault window, one lock, the default 2 s lease.
-fn fast_leader_clock_args(workload: &'static str) -> Vec<&'static str> {
-    vec![
-        "--target",
-        "etcd",
-        "--workload",
-        workload,
-        "--nemesis",
-        "clock",
-        "--clock",
-        "rate:4",
-        "--victims",
-        "primaries",
-        "--time-limit",
-        "30",
-        "--seed",
-        "1",
-        "--recovery",
-        "5",
-    ]
+fn fast_leader_clock(workload: &str) -> Campaign {
+    Campaign::new("etcd")
+        .workload(workload)
+        .nemesis("clock")
+        .clock("rate:4")
+        .victims("primaries")
+        .time_limit_s(30)
 }
 
 /// Every start-clock record reached a process, each through the patched
@@ -299,11 +213,9 @@ fn assert_clock_reached_etcd_through_the_vdso(r: &common::Run) {
 
 #[test]
 fn etcd_lock_with_the_leader_clock_at_4x_loses_mutual_exclusion() {
-    if !docker_available() {
+    let Some(r) = fast_leader_clock("lock").run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(root.path(), &fast_leader_clock_args("lock"));
+    };
     assert_clock_reached_etcd_through_the_vdso(&r);
     let types = anomaly_types(&r.results);
     assert!(
@@ -318,11 +230,9 @@ fn etcd_lock_with_the_leader_clock_at_4x_loses_mutual_exclusion() {
 
 #[test]
 fn etcd_fenced_writes_with_the_leader_clock_at_4x_stay_safe() {
-    if !docker_available() {
+    let Some(r) = fast_leader_clock("fenced").run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(root.path(), &fast_leader_clock_args("fenced"));
+    };
     assert_clock_reached_etcd_through_the_vdso(&r);
     let types = anomaly_types(&r.results);
     assert!(

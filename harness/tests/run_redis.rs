@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{anomaly_types, assert_explained, docker_available, nemesis_fs, run};
+use common::{anomaly_types, assert_explained, nemesis_fs, Campaign};
 use serde_json::Value;
 
 /// The explanation of every anomaly of `kind`, to show in a failure.
@@ -35,40 +35,26 @@ fn records(history: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The kill campaign of the persistence twins: a kill window (2 s) shorter
+/// than the lease (8 s).
+fn kill_with_persistence(persistence: &str) -> Campaign {
+    Campaign::new("redis")
+        .redis_persistence(persistence)
+        .workload("lock")
+        .nemesis("kill")
+        .nemesis_interval_s(2)
+        .concurrency(5)
+        .lease_ms(8000)
+}
+
 /// The kill window (2 s) is shorter than the lease (8 s): the restarted,
 /// empty Redis grants the lock again while the holder's lease still runs,
 /// and its token counter starts over at 1.
 #[test]
 fn redis_without_persistence_restarted_by_kill_loses_mutual_exclusion_and_regresses_tokens() {
-    if !docker_available() {
+    let Some(r) = kill_with_persistence("none").time_limit_s(30).run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "redis",
-            "--redis-persistence",
-            "none",
-            "--workload",
-            "lock",
-            "--nemesis",
-            "kill",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "30",
-            "--recovery",
-            "5",
-            "--concurrency",
-            "5",
-            "--lease-ms",
-            "8000",
-            "--seed",
-            "1",
-        ],
-    );
+    };
     let types = anomaly_types(&r.results);
     for expected in ["lost-mutual-exclusion", "token-regression"] {
         assert!(
@@ -104,35 +90,12 @@ fn redis_without_persistence_restarted_by_kill_loses_mutual_exclusion_and_regres
 /// token counter.
 #[test]
 fn redis_with_aof_always_keeps_locks_and_tokens_across_kill() {
-    if !docker_available() {
+    let Some(r) = kill_with_persistence("aof-always")
+        .time_limit_s(20)
+        .run_or_skip()
+    else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "redis",
-            "--redis-persistence",
-            "aof-always",
-            "--workload",
-            "lock",
-            "--nemesis",
-            "kill",
-            "--nemesis-interval",
-            "2",
-            "--time-limit",
-            "20",
-            "--recovery",
-            "5",
-            "--concurrency",
-            "5",
-            "--lease-ms",
-            "8000",
-            "--seed",
-            "1",
-        ],
-    );
+    };
     let types = anomaly_types(&r.results);
     assert!(
         types.is_empty(),
@@ -162,37 +125,19 @@ fn redis_with_aof_always_keeps_locks_and_tokens_across_kill() {
 
 #[test]
 fn redlock_with_a_majority_of_clocks_bumped_past_the_lease_loses_mutual_exclusion() {
-    if !docker_available() {
+    let Some(r) = Campaign::new("redlock")
+        .workload("lock")
+        .nemesis("clock")
+        .clock("bump:+20000")
+        .victims("majority")
+        .nemesis_interval_s(5)
+        .time_limit_s(30)
+        .concurrency(5)
+        .lease_ms(3000)
+        .run_or_skip()
+    else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "redlock",
-            "--workload",
-            "lock",
-            "--nemesis",
-            "clock",
-            "--clock",
-            "bump:+20000",
-            "--victims",
-            "majority",
-            "--nemesis-interval",
-            "5",
-            "--time-limit",
-            "30",
-            "--recovery",
-            "5",
-            "--concurrency",
-            "5",
-            "--lease-ms",
-            "3000",
-            "--seed",
-            "1",
-        ],
-    );
+    };
     let types = anomaly_types(&r.results);
     assert!(
         types.iter().any(|t| t == "lost-mutual-exclusion"),
@@ -233,35 +178,19 @@ fn redlock_with_a_majority_of_clocks_bumped_past_the_lease_loses_mutual_exclusio
 
 #[test]
 fn redis_sentinel_with_the_primary_partitioned_away_fails_over_and_loses_mutual_exclusion() {
-    if !docker_available() {
+    let Some(r) = Campaign::new("redis-sentinel")
+        .workload("lock")
+        .nemesis("partition")
+        .topology("primaries")
+        .nemesis_interval_s(8)
+        .time_limit_s(32)
+        .recovery_s(8)
+        .concurrency(6)
+        .lease_ms(3000)
+        .run_or_skip()
+    else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(
-        root.path(),
-        &[
-            "--target",
-            "redis-sentinel",
-            "--workload",
-            "lock",
-            "--nemesis",
-            "partition",
-            "--topology",
-            "primaries",
-            "--nemesis-interval",
-            "8",
-            "--time-limit",
-            "32",
-            "--recovery",
-            "8",
-            "--concurrency",
-            "6",
-            "--lease-ms",
-            "3000",
-            "--seed",
-            "1",
-        ],
-    );
+    };
     let types = anomaly_types(&r.results);
     assert!(
         types
@@ -321,38 +250,11 @@ fn redis_sentinel_with_the_primary_partitioned_away_fails_over_and_loses_mutual_
     );
 }
 
-/// The client-pause campaign shared by the fenced and append twins
-/// (Redis persistence stays at its default, none).
-fn client_pause_args<'a>(target: &'a str, workload: &'a str, seed: &'a str) -> Vec<&'a str> {
-    vec![
-        "--target",
-        target,
-        "--workload",
-        workload,
-        "--nemesis",
-        "client-pause",
-        "--nemesis-interval",
-        "5",
-        "--time-limit",
-        "40",
-        "--recovery",
-        "5",
-        "--concurrency",
-        "5",
-        "--lease-ms",
-        "2000",
-        "--seed",
-        seed,
-    ]
-}
-
 #[test]
 fn redis_fenced_writes_under_client_pause_refuse_stale_holders_and_stay_valid() {
-    if !docker_available() {
+    let Some(r) = Campaign::client_pause("redis", "fenced").run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(root.path(), &client_pause_args("redis", "fenced", "1"));
+    };
     let types = anomaly_types(&r.results);
     assert!(
         !types
@@ -379,11 +281,9 @@ fn redis_fenced_writes_under_client_pause_refuse_stale_holders_and_stay_valid() 
 
 #[test]
 fn redis_append_under_client_pause_loses_updates() {
-    if !docker_available() {
+    let Some(r) = Campaign::client_pause("redis", "append").run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(root.path(), &client_pause_args("redis", "append", "1"));
+    };
     let types = anomaly_types(&r.results);
     assert!(
         types.iter().any(|t| t == "lost-update"),
@@ -404,11 +304,9 @@ fn redis_append_under_client_pause_loses_updates() {
 /// unguarded resource loses the successor's updates.
 #[test]
 fn redlock_holder_paused_past_its_validity_loses_updates() {
-    if !docker_available() {
+    let Some(r) = Campaign::client_pause("redlock", "append").run_or_skip() else {
         return;
-    }
-    let root = tempfile::tempdir().unwrap();
-    let r = run(root.path(), &client_pause_args("redlock", "append", "1"));
+    };
     let types = anomaly_types(&r.results);
     assert!(
         types.iter().any(|t| t == "lost-update"),

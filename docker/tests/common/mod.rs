@@ -1,10 +1,13 @@
 //! Shared by the Docker-backed tests: reach the engine or skip (fail under
-//! CI=true), get the base image, make unique run ids.
-#![allow(dead_code)] // each test binary uses its own subset of these helpers
+//! CI=true), get the base image, make unique run ids, create clusters.
+#![allow(
+    dead_code,
+    reason = "each test binary uses its own subset of these helpers"
+)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use splitbrain_docker::{images, Engine, EngineOptions};
+use splitbrain_docker::{images, Cluster, ClusterSpec, Engine, EngineOptions};
 
 /// The engine, or `None` after a loud skip message. Under `CI=true` an
 /// unreachable engine fails the test instead: CI must prove the faults.
@@ -54,9 +57,29 @@ pub fn run_id(test: &str) -> String {
     )
 }
 
+/// The spec of `nodes` nodes on the base image, under a fresh run id that
+/// starts with `prefix` (the spec's `run_id` is what leftovers look for).
+pub async fn cluster_spec(engine: &Engine, prefix: &str, nodes: usize) -> ClusterSpec {
+    let image = base_image(engine).await;
+    ClusterSpec {
+        run_id: run_id(prefix),
+        nodes,
+        image,
+        ..ClusterSpec::default()
+    }
+}
+
+/// A cluster as [`cluster_spec`] describes it, and its run id.
+pub async fn cluster(engine: &Engine, prefix: &str, nodes: usize) -> (Cluster, String) {
+    let spec = cluster_spec(engine, prefix, nodes).await;
+    let run_id = spec.run_id.clone();
+    let cluster = Cluster::create(engine, spec).await.unwrap();
+    (cluster, run_id)
+}
+
 use std::time::Duration;
 
-use splitbrain_docker::{Cluster, ServiceSpec};
+use splitbrain_docker::ServiceSpec;
 
 pub const REDIS_LOG: &str = "/var/log/splitbrain/redis.log";
 

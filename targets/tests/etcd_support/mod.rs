@@ -7,19 +7,27 @@
 //! is dropped.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-use splitbrain_checkers::history::F;
 use splitbrain_targets::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use splitbrain_targets::etcd::{EtcdTarget, WriteMode};
 use splitbrain_targets::target::{NodeAddr, ServiceCommand, Target};
 use tempfile::TempDir;
 
+// Included here rather than by each test crate, so that a test names
+// only the support module it uses.
+#[path = "../loopback/mod.rs"]
+mod loopback;
+
+pub use loopback::inv;
+use loopback::Readiness;
+
 /// How long a cluster may take to elect a leader and answer reads.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+const READY: Readiness = Readiness {
+    timeout: Duration::from_secs(30),
+    poll: Duration::from_millis(100),
+};
 
 pub struct LocalCluster {
     pub target: EtcdTarget,
@@ -33,13 +41,8 @@ impl LocalCluster {
     /// Starts `size` members and waits until every one answers a linearizable read.
     pub async fn start(size: u8, write_mode: WriteMode) -> LocalCluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let nodes: Vec<NodeAddr> = (1..=size)
-            .map(|i| NodeAddr {
-                name: format!("n{i}"),
-                ip: Ipv4Addr::new(127, 0, 0, i),
-            })
-            .collect();
-        let (client_port, peer_port) = free_ports(&nodes);
+        let nodes = loopback::nodes(size);
+        let (client_port, peer_port) = loopback::free_ports(&nodes);
         let target = EtcdTarget::new(write_mode)
             .with_ports(client_port, peer_port)
             .with_data_root(dir.path());
@@ -63,36 +66,19 @@ impl LocalCluster {
         let cmd = &self.commands[i];
         let log = File::create(self.dir.path().join(format!("{}.log", self.nodes[i].name)))
             .expect("member log file");
-        Command::new(&cmd.argv[0])
-            .args(&cmd.argv[1..])
-            .envs(cmd.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("etcd is installed (Debian package etcd-server)")
+        loopback::spawn(cmd, log, "etcd is installed (Debian package etcd-server)")
     }
 
     /// Waits until every running member answers a linearizable read.
     pub async fn wait_ready(&self) {
-        let deadline = Instant::now() + READY_TIMEOUT;
+        let deadline = READY.deadline();
         for (i, node) in self.nodes.iter().enumerate() {
             if self.members[i].is_none() {
                 continue;
             }
-            loop {
-                match self.target.probe(node, PROBE_TIMEOUT).await {
-                    Ok(()) => break,
-                    Err(e) if Instant::now() > deadline => {
-                        panic!(
-                            "{} not ready after {READY_TIMEOUT:?}: {e}\n{}",
-                            node.name,
-                            self.log(i)
-                        )
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
+            READY
+                .wait(&self.target, node, deadline, || self.log(i))
+                .await;
         }
     }
 
@@ -128,11 +114,7 @@ impl LocalCluster {
     pub fn signal_stop(&self, i: usize, stop: bool) {
         let pid = self.members[i].as_ref().expect("running member").id();
         let signal = if stop { "STOP" } else { "CONT" };
-        // The shell's builtin kill: no procps needed on a minimal machine.
-        let status = Command::new("sh")
-            .args(["-c", &format!("kill -{signal} {pid}")])
-            .status()
-            .expect("sh");
+        let status = loopback::signal(signal, pid).expect("sh");
         assert!(status.success());
     }
 
@@ -152,34 +134,6 @@ impl Drop for LocalCluster {
     }
 }
 
-/// A client port and a peer port free on every node's loopback address.
-fn free_ports(nodes: &[NodeAddr]) -> (u16, u16) {
-    loop {
-        let client = any_port();
-        let peer = any_port();
-        if client != peer
-            && [client, peer]
-                .iter()
-                .all(|&p| bindable_everywhere(nodes, p))
-        {
-            return (client, peer);
-        }
-    }
-}
-
-fn any_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn bindable_everywhere(nodes: &[NodeAddr], port: u16) -> bool {
-    nodes
-        .iter()
-        .all(|n| TcpListener::bind(SocketAddrV4::new(n.ip, port)).is_ok())
-}
-
 /// Timeouts for tests: short requests, a 2 s lease (etcd's minimum with the
 /// target's election timeout), and a lock wait long enough for a lease to expire.
 pub fn config() -> ClientConfig {
@@ -188,15 +142,6 @@ pub fn config() -> ClientConfig {
         request_timeout_ms: 1000,
         acquire_timeout_ms: 10_000,
         connect_timeout_ms: 1000,
-    }
-}
-
-pub fn inv(f: F, key: &str, token: Option<u64>, value: Option<serde_json::Value>) -> Invocation {
-    Invocation {
-        f,
-        key: key.to_string(),
-        token,
-        value,
     }
 }
 

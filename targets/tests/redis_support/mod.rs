@@ -8,19 +8,27 @@
 //! the cluster is dropped.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
-use splitbrain_checkers::history::F;
 use splitbrain_targets::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use splitbrain_targets::redis::RedisLayout;
 use splitbrain_targets::target::{NodeAddr, ServiceCommand, Target};
 use tempfile::TempDir;
 
+// Included here rather than by each test crate, so that a test names
+// only the support module it uses.
+#[path = "../loopback/mod.rs"]
+mod loopback;
+
+pub use loopback::inv;
+use loopback::Readiness;
+
 /// How long nodes may take to answer reads after a start.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
-const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+const READY: Readiness = Readiness {
+    timeout: Duration::from_secs(20),
+    poll: Duration::from_millis(50),
+};
 
 pub struct LocalRedis<T: Target> {
     pub target: T,
@@ -46,13 +54,8 @@ impl<T: Target> LocalRedis<T> {
         env: impl Fn(&NodeAddr, &std::path::Path) -> Vec<(String, String)>,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let nodes: Vec<NodeAddr> = (1..=size)
-            .map(|i| NodeAddr {
-                name: format!("n{i}"),
-                ip: Ipv4Addr::new(127, 0, 0, i),
-            })
-            .collect();
-        let (port, sentinel_port) = free_ports(&nodes);
+        let nodes = loopback::nodes(size);
+        let (port, sentinel_port) = loopback::free_ports(&nodes);
         let layout = RedisLayout::loopback(port, sentinel_port, dir.path());
         let target = make(layout.clone());
         let commands = nodes
@@ -88,14 +91,11 @@ impl<T: Target> LocalRedis<T> {
             .append(true)
             .open(self.log_path(i))
             .expect("node log file");
-        Command::new(&cmd.argv[0])
-            .args(&cmd.argv[1..])
-            .envs(cmd.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("sh and redis-server are installed (Debian package redis-server)")
+        loopback::spawn(
+            cmd,
+            log,
+            "sh and redis-server are installed (Debian package redis-server)",
+        )
     }
 
     fn log_path(&self, i: usize) -> std::path::PathBuf {
@@ -108,18 +108,10 @@ impl<T: Target> LocalRedis<T> {
 
     /// Waits until node `i` answers the target's probe.
     pub async fn wait_ready(&self, i: usize) {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            match self.target.probe(&self.nodes[i], PROBE_TIMEOUT).await {
-                Ok(()) => return,
-                Err(e) if Instant::now() > deadline => panic!(
-                    "{} not ready after {READY_TIMEOUT:?}: {e}\n{}",
-                    self.nodes[i].name,
-                    self.log(i)
-                ),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+        let deadline = READY.deadline();
+        READY
+            .wait(&self.target, &self.nodes[i], deadline, || self.log(i))
+            .await;
     }
 
     /// SIGKILL redis-server, as the kill fault does.
@@ -142,11 +134,7 @@ impl<T: Target> LocalRedis<T> {
     pub fn signal_stop(&self, i: usize, stop: bool) {
         let pid = self.servers[i].as_ref().expect("running node").id();
         let signal = if stop { "STOP" } else { "CONT" };
-        // The shell's builtin kill: no procps needed on a minimal machine.
-        let status = Command::new("sh")
-            .args(["-c", &format!("kill -{signal} {pid}")])
-            .status()
-            .expect("sh");
+        let status = loopback::signal(signal, pid).expect("sh");
         assert!(status.success());
     }
 
@@ -162,9 +150,7 @@ impl<T: Target> LocalRedis<T> {
         for node in &self.nodes {
             let pidfile = self.dir.path().join(&node.name).join("sentinel.pid");
             if let Ok(pid) = std::fs::read_to_string(pidfile) {
-                let _ = Command::new("sh")
-                    .args(["-c", &format!("kill -KILL {}", pid.trim())])
-                    .status();
+                let _ = loopback::signal("KILL", pid.trim());
             }
         }
     }
@@ -176,42 +162,12 @@ impl<T: Target> Drop for LocalRedis<T> {
             if let Some(server) = self.servers[i].as_ref() {
                 // A paused server would not die on SIGKILL's delivery order
                 // otherwise; resume first so nothing lingers.
-                let _ = Command::new("sh")
-                    .args(["-c", &format!("kill -CONT {}", server.id())])
-                    .status();
+                let _ = loopback::signal("CONT", server.id());
             }
             self.kill(i);
         }
         self.kill_sentinels();
     }
-}
-
-/// A Redis port and a Sentinel port free on every node's loopback address.
-fn free_ports(nodes: &[NodeAddr]) -> (u16, u16) {
-    loop {
-        let port = any_port();
-        let sentinel = any_port();
-        if port != sentinel
-            && [port, sentinel]
-                .iter()
-                .all(|&p| bindable_everywhere(nodes, p))
-        {
-            return (port, sentinel);
-        }
-    }
-}
-
-fn any_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn bindable_everywhere(nodes: &[NodeAddr], port: u16) -> bool {
-    nodes
-        .iter()
-        .all(|n| TcpListener::bind(SocketAddrV4::new(n.ip, port)).is_ok())
 }
 
 /// Timeouts for tests: a 1 s lease, requests bounded well below it.
@@ -221,15 +177,6 @@ pub fn config() -> ClientConfig {
         request_timeout_ms: 300,
         acquire_timeout_ms: 1000,
         connect_timeout_ms: 300,
-    }
-}
-
-pub fn inv(f: F, key: &str, token: Option<u64>, value: Option<serde_json::Value>) -> Invocation {
-    Invocation {
-        f,
-        key: key.to_string(),
-        token,
-        value,
     }
 }
 
