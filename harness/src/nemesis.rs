@@ -164,6 +164,9 @@ impl Nemesis {
     ) -> Result<Active, String> {
         let cluster = self.cluster.clone();
         let cluster = &cluster;
+        if let Some(refusal) = self.target.fault_refusal(plan.kind().as_str()) {
+            return Err(refusal);
+        }
         match *plan {
             FaultPlan::Partition { topology, seed } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);

@@ -94,6 +94,14 @@ pub trait Target: Send + Sync {
     fn clock_refusal(&self) -> Option<String> {
         None
     }
+    /// Why the target's author ruled out a fault that needs no capability
+    /// of the service (`partition`, `client-pause`, `packet`: the harness
+    /// applies them from outside), when they did. `fault` is the fault's
+    /// name as `--nemesis` spells it.
+    fn fault_refusal(&self, fault: &str) -> Option<String> {
+        let _ = fault;
+        None
+    }
 }
 
 /// The service survives SIGKILL and can be restarted with the same command.

@@ -99,6 +99,37 @@ fn faults_left_out_are_not_offered() {
 }
 
 #[test]
+fn faults_applied_from_outside_are_refused_when_the_manifest_leaves_them_out() {
+    let full = AdapterTarget::new(parse(GOOD).expect("a good manifest"));
+    for fault in ["partition", "packet", "client-pause", "kill", "clock"] {
+        assert_eq!(full.fault_refusal(fault), None, "{fault}");
+    }
+    let narrow = AdapterTarget::new(
+        parse(&GOOD.replace(
+            r#"faults = ["partition", "kill", "pause", "client-pause"]"#,
+            r#"faults = ["kill"]"#,
+        ))
+        .expect("a manifest listing only kill"),
+    );
+    for (fault, listed) in [
+        ("partition", "partition"),
+        ("packet", "partition"),
+        ("client-pause", "client-pause"),
+    ] {
+        let refusal = narrow
+            .fault_refusal(fault)
+            .unwrap_or_else(|| panic!("{fault} must be refused"));
+        assert!(
+            refusal.contains(&format!("does not list {listed}")),
+            "{refusal}"
+        );
+    }
+    // Faults with a capability trait are refused through it instead.
+    assert_eq!(narrow.fault_refusal("kill"), None);
+    assert!(narrow.as_pause().is_none());
+}
+
+#[test]
 fn the_example_manifest_describes_the_reference_service() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/reference-service.toml");
     let text = std::fs::read_to_string(&example).expect("read the example");

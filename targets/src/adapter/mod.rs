@@ -259,6 +259,25 @@ impl Target for AdapterTarget {
         Some(self)
     }
 
+    /// A manifest's `faults` list is the author's word on which faults make
+    /// sense; partition and client-pause are listed there too. Packet faults
+    /// have no entry of their own and go with partition (both cut or slow
+    /// the network between nodes).
+    fn fault_refusal(&self, fault: &str) -> Option<String> {
+        let needed = match fault {
+            "partition" | "packet" => Fault::Partition,
+            "client-pause" => Fault::ClientPause,
+            _ => return None,
+        };
+        (!self.allows(needed)).then(|| {
+            format!(
+                "refused: the manifest of {} does not list {} among its faults",
+                self.manifest.name,
+                needed.as_str()
+            )
+        })
+    }
+
     fn clock_refusal(&self) -> Option<String> {
         (!self.allows(Fault::Clock)).then(|| {
             format!(
