@@ -8,74 +8,24 @@
 //! `images::ensure_base`, which needs mmdebstrap). Without an engine these
 //! tests skip loudly, and fail when CI=true.
 
+mod common;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use common::{engine_or_skip, redis_spec};
 use splitbrain_clockshim::ClockState;
 use splitbrain_docker::clock::{self, ProcessClock};
-use splitbrain_docker::{images, Cluster, ClusterSpec, Engine, EngineOptions, ServiceSpec};
+use splitbrain_docker::{Cluster, Engine};
 
 const READY_TIMEOUT_MS: u64 = 20_000;
 const REDIS_CLI_TIMEOUT_MS: u64 = 10_000;
 const SEC_US: i64 = 1_000_000;
 const STROBE_WATCH_MS: u64 = 10_000;
 
-async fn engine_or_skip(test: &str) -> Option<Engine> {
-    match Engine::connect(EngineOptions::default()).await {
-        Ok(engine) => Some(engine),
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("{test}: a Docker engine is required when CI=true: {e}")
-        }
-        Err(e) => {
-            eprintln!(
-                "\n*** SKIPPED {test}: no Docker engine ({e}); with CI=true this fails ***\n"
-            );
-            None
-        }
-    }
-}
-
 async fn cluster(engine: &Engine, name: &str, nodes: usize) -> Cluster {
-    let image = images::ensure_base(engine, |line| eprintln!("[image] {line}"))
+    common::cluster(engine, &format!("clock-{name}"), nodes)
         .await
-        .expect("failed to get the base image");
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis();
-    Cluster::create(
-        engine,
-        ClusterSpec {
-            run_id: format!("test-clock-{name}-{}-{stamp}", std::process::id()),
-            nodes,
-            image: image.reference,
-            ..ClusterSpec::default()
-        },
-    )
-    .await
-    .expect("failed to create the cluster")
-}
-
-fn redis_spec() -> ServiceSpec {
-    ServiceSpec {
-        argv: [
-            "redis-server",
-            "--port",
-            "6379",
-            "--bind",
-            "0.0.0.0",
-            "--protected-mode",
-            "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .map(String::from)
-        .to_vec(),
-        env: Vec::new(),
-        process_name: "redis-server".to_string(),
-        log_path: "/var/log/splitbrain/redis.log".to_string(),
-    }
+        .0
 }
 
 async fn redis_cli(cluster: &Cluster, node: &str, args: &[&str]) -> String {
