@@ -293,7 +293,8 @@ static void load_vdso(void)
 static uint64_t patched_blob(int fn, uint64_t *entry_out)
 {
 	const uint8_t *p = T.vdso + (T.fn_addr[fn] - T.vdso_start);
-	if (p[0] != 0x49 || p[1] != 0xbb || p[10] != 0x41 || p[11] != 0xff || p[12] != 0xe3)
+	if (p[0] != SB_PATCH_MOVABS_R11_0 || p[1] != SB_PATCH_MOVABS_R11_1 ||
+	    p[10] != SB_PATCH_JMP_R11_0 || p[11] != SB_PATCH_JMP_R11_1 || p[12] != SB_PATCH_JMP_R11_2)
 		return 0;
 	uint64_t entry;
 	memcpy(&entry, p + 2, sizeof entry);
@@ -472,11 +473,11 @@ static int cmd_patch(const char *state_path)
 			continue;
 		step_out_of(T.fn_addr[i], T.fn_addr[i] + SB_PATCH_LEN);
 		uint64_t entry = (uint64_t)blob + (uint64_t)i * SB_BLOB_ENTRY_STRIDE;
-		uint8_t jump[SB_PATCH_LEN] = {0x49, 0xbb};
+		uint8_t jump[SB_PATCH_LEN] = {SB_PATCH_MOVABS_R11_0, SB_PATCH_MOVABS_R11_1};
 		memcpy(jump + 2, &entry, sizeof entry);
-		jump[10] = 0x41;
-		jump[11] = 0xff;
-		jump[12] = 0xe3;
+		jump[10] = SB_PATCH_JMP_R11_0;
+		jump[11] = SB_PATCH_JMP_R11_1;
+		jump[12] = SB_PATCH_JMP_R11_2;
 		mem_write(T.fn_addr[i], jump, sizeof jump);
 	}
 	int threads = T.nthreads;

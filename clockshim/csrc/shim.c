@@ -37,6 +37,7 @@
 #include "clockfile.h"
 #define SB_YIELD() syscall(SYS_sched_yield)
 #include "skew.h"
+#include "vdso_blob.h"
 #include "vdso_elf.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -81,11 +82,22 @@ static vdso_clock_gettime_fn vdso_clock_gettime(void)
 }
 
 /* The kernel's own clock_gettime; returns 0 or -1 with errno like libc. */
+/* Whether clockinject has pointed this vDSO function at its blob (the
+ * movabs to %r11 it writes, vdso_blob.h). A process can be both
+ * preloaded and patched (a cgo program: the patch is what reaches its Go
+ * runtime), and the patched vDSO already returns skewed time, so the shim
+ * must then read the kernel by syscall or it would add the skew twice. */
+static int vdso_patched(vdso_clock_gettime_fn f)
+{
+	const volatile uint8_t *entry = (const volatile uint8_t *)(uintptr_t)f;
+	return entry[0] == SB_PATCH_MOVABS_R11_0 && entry[1] == SB_PATCH_MOVABS_R11_1;
+}
+
 static int real_clock_gettime(clockid_t clk, struct timespec *ts)
 {
 	vdso_clock_gettime_fn f = vdso_clock_gettime();
 	long r;
-	if (f != NULL)
+	if (f != NULL && !vdso_patched(f))
 		r = f(clk, ts); /* vDSO returns 0 or a negative errno */
 	else
 		r = syscall(SYS_clock_gettime, clk, ts) == 0 ? 0 : -errno;

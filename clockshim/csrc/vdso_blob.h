@@ -30,6 +30,13 @@
 #define SB_BLOB_DATA_OFFSET SB_BLOB_PAGE
 #define SB_BLOB_ENTRY_STRIDE 8
 #define SB_PATCH_LEN 13
+/* The patch: movabs $entry, %r11 (49 bb imm64); jmp *%r11 (41 ff e3). Its
+ * first two bytes are how a patched entry is recognised. */
+#define SB_PATCH_MOVABS_R11_0 0x49
+#define SB_PATCH_MOVABS_R11_1 0xbb
+#define SB_PATCH_JMP_R11_0 0x41
+#define SB_PATCH_JMP_R11_1 0xff
+#define SB_PATCH_JMP_R11_2 0xe3
 #define SB_ORIGINAL_LEN 16
 #define SB_STATE_PATH_MAX 256
 #define SB_FIXED_CLOCKS 12

@@ -199,3 +199,19 @@ fn bad_input_is_refused_with_a_reason_and_the_process_is_left_alone() {
     assert_eq!(vdso_bytes(&node, &pid), before, "nothing was patched");
     bracketed_sample(&node, &mut probe).assert_wall_offset(0, "after refusals");
 }
+
+/// A process can be both preloaded and patched (a cgo program: the patch
+/// reaches its Go runtime, the shim its C code). The shim reads the kernel
+/// directly once the vDSO is patched, so the skew is applied once.
+#[test]
+fn a_preloaded_process_that_is_also_patched_sees_the_skew_once() {
+    let node = Node::new();
+    node.set(ClockState::REAL);
+    let mut probe = Probe::start(node.shimmed("python3"));
+    probe.sample();
+    let pid = probe.pid().to_string();
+    let state = node.state_path();
+    inject(&node, &["patch", &pid, state.to_str().expect("utf-8")], 0);
+    node.set(ClockState::offset(10 * SEC_NS));
+    bracketed_sample(&node, &mut probe).assert_wall_offset(10 * SEC_NS, "shim and patch together");
+}
