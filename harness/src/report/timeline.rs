@@ -102,6 +102,13 @@ pub struct NemesisWindow {
     pub instant: bool,
 }
 
+impl NemesisWindow {
+    /// Appends what the fault's undoing did (a clock heal's restores).
+    fn add_detail(&mut self, more: &str) {
+        self.detail = shorten(&format!("{}; {more}", self.detail), 2 * VALUE_CHARS);
+    }
+}
+
 /// A lane: the processes drawn in it, in order.
 #[derive(Debug, Clone, Default)]
 pub struct Lane {
@@ -270,10 +277,18 @@ impl Builder {
         } else if let Some(kind) = f.strip_prefix("stop-") {
             if let Some(pos) = self.open_faults.remove(kind) {
                 self.t.windows[pos].end_ns = op.time;
+                if let Some(undone) = op.value.as_ref().and_then(describe_heal) {
+                    self.t.windows[pos].add_detail(&undone);
+                }
             }
         } else if f == "heal" || f == "heal-all" {
-            for (_, pos) in std::mem::take(&mut self.open_faults) {
-                self.t.windows[pos].end_ns = op.time;
+            let undone = op.value.as_ref().and_then(describe_heal);
+            for (kind, pos) in std::mem::take(&mut self.open_faults) {
+                let w = &mut self.t.windows[pos];
+                w.end_ns = op.time;
+                if let (Some(undone), "clock") = (&undone, kind.as_str()) {
+                    w.add_detail(undone);
+                }
             }
         } else {
             self.t.windows.push(NemesisWindow {
@@ -539,6 +554,34 @@ fn describe_clock(v: &serde_json::Value) -> Option<String> {
     Some(format!("{what} on {}", parts.join(", ")))
 }
 
+/// What a clock heal did to patched processes, when it did anything:
+/// "healed: n1 vDSO restored, n2 kept patched (monotonic 14.3 s ahead)".
+fn describe_heal(v: &serde_json::Value) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(restored) = v.get("vdso_restored").and_then(|r| r.as_object()) {
+        for node in restored.keys() {
+            parts.push(format!("{node} vDSO restored"));
+        }
+    }
+    if let Some(kept) = v.get("vdso_kept").and_then(|k| k.as_object()) {
+        for (node, procs) in kept {
+            let ahead_ms = procs
+                .as_array()
+                .and_then(|ps| {
+                    ps.iter()
+                        .filter_map(|p| p.get("monotonic_ahead_ms")?.as_i64())
+                        .max()
+                })
+                .unwrap_or(0);
+            parts.push(format!(
+                "{node} kept patched (monotonic {:.1} s ahead)",
+                ahead_ms as f64 / 1000.0
+            ));
+        }
+    }
+    (!parts.is_empty()).then(|| format!("healed: {}", parts.join(", ")))
+}
+
 fn names_flat(v: &serde_json::Value) -> String {
     v.as_array()
         .map(|a| {
@@ -576,6 +619,30 @@ mod tests {
             describe_fault(&bump),
             "+60000 ms on n1 (pid 7 by ld-preload)"
         );
+    }
+
+    #[test]
+    fn a_clock_windows_detail_says_whether_the_heal_restored_or_kept_the_patch() {
+        let t = read(concat!(
+            r#"{"index":0,"time":0,"process":"nemesis","type":"info","f":"start-clock","value":{"clock":{"mode":"rate","rate":4.0},"nodes":["n1","n2"],"processes":{"n1":[{"pid":35,"mechanism":"vdso-patch"}],"n2":[{"pid":36,"mechanism":"vdso-patch"}]}}}"#,
+            "\n",
+            r#"{"index":1,"time":10,"process":"nemesis","type":"info","f":"stop-clock","value":{"fault":"clock","vdso_restored":{"n2":[36]},"vdso_kept":{"n1":[{"pid":35,"monotonic_ahead_ms":14298}]}}}"#,
+            "\n",
+        ));
+        assert_eq!(t.windows.len(), 1);
+        assert_eq!(
+            t.windows[0].detail,
+            "rate 4x on n1 (pid 35 by vdso-patch), n2 (pid 36 by vdso-patch); healed: n2 vDSO \
+             restored, n1 kept patched (monotonic 14.3 s ahead)"
+        );
+        // A heal that undid nothing special leaves the detail alone.
+        let plain = read(concat!(
+            r#"{"index":0,"time":0,"process":"nemesis","type":"info","f":"start-kill","value":{"nodes":["n1"]}}"#,
+            "\n",
+            r#"{"index":1,"time":10,"process":"nemesis","type":"info","f":"stop-kill","value":{"fault":"kill"}}"#,
+            "\n",
+        ));
+        assert_eq!(plain.windows[0].detail, "n1");
     }
 
     fn read(jsonl: &str) -> Timeline {
