@@ -510,7 +510,7 @@ fn describe_fault(v: &serde_json::Value) -> String {
     shorten(&text, VALUE_CHARS)
 }
 
-/// "n2 +60000 ms (etcd pid 31 by vdso-patch)": what a clock fault did, node
+/// "+60000 ms on n2 (pid 31 by vdso-patch)": what a clock fault did, node
 /// by node, with the mechanism that reached each service process.
 fn describe_clock(v: &serde_json::Value) -> Option<String> {
     let clock = v.get("clock")?;
