@@ -41,9 +41,8 @@
 #include "vdso_elf.h"
 
 #define EXPORT __attribute__((visibility("default")))
-#define NS_PER_SEC 1000000000LL
 /* A missing state file is looked for again at most this often. */
-#define RETRY_INTERVAL_NS NS_PER_SEC
+#define RETRY_INTERVAL_NS SB_NS_PER_SEC
 
 typedef long (*vdso_clock_gettime_fn)(clockid_t, struct timespec *);
 
@@ -108,29 +107,12 @@ static int real_clock_gettime(clockid_t clk, struct timespec *ts)
 	return 0;
 }
 
-static int64_t ts_to_ns(const struct timespec *ts)
-{
-	return (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec;
-}
-
-static void ns_to_ts(int64_t ns, struct timespec *ts)
-{
-	int64_t sec = ns / NS_PER_SEC;
-	int64_t rem = ns % NS_PER_SEC;
-	if (rem < 0) {
-		rem += NS_PER_SEC;
-		sec -= 1;
-	}
-	ts->tv_sec = (time_t)sec;
-	ts->tv_nsec = (long)rem;
-}
-
 static int64_t real_monotonic_ns(void)
 {
 	struct timespec ts;
 	if (real_clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
 		return 0;
-	return ts_to_ns(&ts);
+	return sb_ts_to_ns(&ts);
 }
 
 static const struct sb_clock_record *try_map_record(void)
@@ -179,7 +161,7 @@ static void skew(clockid_t clk, struct timespec *ts)
 		return;
 	int saved_errno = errno;
 	const struct sb_clock_record *shared = try_map_record();
-	ns_to_ts(sb_skewed_ns(clk, ts_to_ns(ts), shared, monotonic_high_water, real_monotonic_ns), ts);
+	sb_ns_to_ts(sb_skewed_ns(clk, sb_ts_to_ns(ts), shared, monotonic_high_water, real_monotonic_ns), ts);
 	errno = saved_errno;
 }
 

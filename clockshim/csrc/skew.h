@@ -29,6 +29,26 @@
 /* Clock ids 0..11 are the fixed ones; dynamic (negative) ids are CPU clocks. */
 #define SB_MAX_FIXED_CLOCK 12
 
+#define SB_NS_PER_SEC 1000000000LL
+
+static inline int64_t sb_ts_to_ns(const struct timespec *ts)
+{
+	return (int64_t)ts->tv_sec * SB_NS_PER_SEC + ts->tv_nsec;
+}
+
+/* Floor division, so a negative time keeps tv_nsec in [0, 1e9). */
+static inline void sb_ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	int64_t sec = ns / SB_NS_PER_SEC;
+	int64_t rem = ns % SB_NS_PER_SEC;
+	if (rem < 0) {
+		rem += SB_NS_PER_SEC;
+		sec -= 1;
+	}
+	ts->tv_sec = (time_t)sec;
+	ts->tv_nsec = (long)rem;
+}
+
 static inline int64_t sb_load_i64(const int64_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_RELAXED);

@@ -32,7 +32,6 @@ static long sb_syscall2(long nr, long a, long b)
 
 _Static_assert(SB_FIXED_CLOCKS == SB_MAX_FIXED_CLOCK, "one high-water mark per fixed clock");
 
-#define NS_PER_SEC 1000000000LL
 
 static struct sb_blob_data sb_data __attribute__((section(".sbdata"), used)) = {
 	.magic = SB_BLOB_MAGIC,
@@ -55,18 +54,12 @@ long sb_clock_gettime(long clk, struct timespec *ts) __attribute__((used, visibi
 long sb_gettimeofday(struct timeval *tv, void *tz) __attribute__((used, visibility("hidden")));
 long sb_time(long *out) __attribute__((used, visibility("hidden")));
 
-static int64_t real_ns(long clk, int *ok)
-{
-	struct timespec ts;
-	*ok = sb_syscall2(SYS_clock_gettime, clk, (long)&ts) == 0;
-	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
-
 static int64_t real_monotonic_ns(void)
 {
-	int ok;
-	int64_t ns = real_ns(CLOCK_MONOTONIC, &ok);
-	return ok ? ns : 0;
+	struct timespec ts;
+	if (sb_syscall2(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts) != 0)
+		return 0;
+	return sb_ts_to_ns(&ts);
 }
 
 static const struct sb_clock_record *state(void)
@@ -75,26 +68,14 @@ static const struct sb_clock_record *state(void)
 									 __ATOMIC_ACQUIRE);
 }
 
-static void ns_to_ts(int64_t ns, struct timespec *ts)
-{
-	int64_t sec = ns / NS_PER_SEC;
-	int64_t rem = ns % NS_PER_SEC;
-	if (rem < 0) {
-		rem += NS_PER_SEC;
-		sec -= 1;
-	}
-	ts->tv_sec = (time_t)sec;
-	ts->tv_nsec = (long)rem;
-}
-
 /* As the vDSO: 0, or a negative errno from the kernel. */
 long sb_clock_gettime(long clk, struct timespec *ts)
 {
 	long r = sb_syscall2(SYS_clock_gettime, clk, (long)ts);
 	if (r != 0 || clk < 0 || clk >= SB_MAX_FIXED_CLOCK)
 		return r;
-	int64_t real = (int64_t)ts->tv_sec * NS_PER_SEC + ts->tv_nsec;
-	ns_to_ts(sb_skewed_ns((int)clk, real, state(), sb_data.high_water, real_monotonic_ns), ts);
+	int64_t real = sb_ts_to_ns(ts);
+	sb_ns_to_ts(sb_skewed_ns((int)clk, real, state(), sb_data.high_water, real_monotonic_ns), ts);
 	return 0;
 }
 

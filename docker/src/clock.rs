@@ -50,7 +50,7 @@ use splitbrain_clockshim::{
     ClockRecord, ClockState, Strobe, CLOCKCTL, CLOCKINJECT, SHIM_FILE_ENV, SHIM_SO,
 };
 
-use crate::cluster::{Cluster, ServiceSpec};
+use crate::cluster::{Cluster, ExecOutput, ServiceSpec};
 use crate::error::{DockerError, Result};
 
 /// Where the shim is installed in a node.
@@ -290,27 +290,22 @@ pub async fn heal(cluster: &Cluster, node: &str) -> Result<HealOutcome> {
         if clock.mechanism() != Mechanism::VdsoPatch {
             continue;
         }
-        let pid_arg = pid.to_string();
-        let argv = [CLOCKINJECT_PATH, "restore", pid_arg.as_str()];
-        let out = cluster
-            .exec(node, &argv, Duration::from_millis(CLOCK_EXEC_TIMEOUT_MS))
-            .await?;
+        let Some(out) = clockinject(
+            cluster,
+            node,
+            pid,
+            &["restore"],
+            "restore the vDSO of the service on",
+        )
+        .await?
+        else {
+            continue;
+        };
         if out.exit_code == CLOCKINJECT_KEPT {
             let ahead = field(&out.stdout, "monotonic_ahead_ns")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             outcome.kept.push((pid, ahead));
-        } else if !out.success() {
-            if process_gone(cluster, node, pid).await {
-                continue;
-            }
-            return Err(DockerError::Command {
-                subject: node.to_string(),
-                operation: "restore the vDSO of the service on",
-                command: argv.join(" "),
-                exit_code: out.exit_code,
-                stderr: out.stderr.trim().to_string(),
-            });
         } else if out.stdout.starts_with("restored ") {
             outcome.restored.push(pid);
         }
@@ -357,6 +352,38 @@ impl VdsoBytes {
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.split_whitespace()
         .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Runs `clockinject VERB PID ARGS...` against service process `pid`.
+/// `None` if it failed because the process exited meanwhile (a kill racing
+/// the fault): there is nothing left to skew or restore. A restore kept
+/// for a monotonic lead (exit 3) is an answer, not a failure.
+async fn clockinject(
+    cluster: &Cluster,
+    node: &str,
+    pid: u32,
+    verb_and_args: &[&str],
+    operation: &'static str,
+) -> Result<Option<ExecOutput>> {
+    let pid_arg = pid.to_string();
+    let mut argv = vec![CLOCKINJECT_PATH, verb_and_args[0], pid_arg.as_str()];
+    argv.extend_from_slice(&verb_and_args[1..]);
+    let out = cluster
+        .exec(node, &argv, Duration::from_millis(CLOCK_EXEC_TIMEOUT_MS))
+        .await?;
+    if out.success() || out.exit_code == CLOCKINJECT_KEPT {
+        return Ok(Some(out));
+    }
+    if process_gone(cluster, node, pid).await {
+        return Ok(None);
+    }
+    Err(DockerError::Command {
+        subject: node.to_string(),
+        operation,
+        command: argv.join(" "),
+        exit_code: out.exit_code,
+        stderr: out.stderr.trim().to_string(),
+    })
 }
 
 async fn process_gone(cluster: &Cluster, node: &str, pid: u32) -> bool {
@@ -430,25 +457,17 @@ async fn reach_service(cluster: &Cluster, node: &str) -> Result<Vec<SkewedProces
         let mechanism = clock.mechanism();
         let mut newly_patched = false;
         if mechanism == Mechanism::VdsoPatch {
-            let pid_arg = pid.to_string();
-            let argv = [CLOCKINJECT_PATH, "patch", pid_arg.as_str(), STATE_PATH];
-            let out = cluster
-                .exec(node, &argv, Duration::from_millis(CLOCK_EXEC_TIMEOUT_MS))
-                .await?;
-            if !out.success() {
-                // A process that exited meanwhile (a kill racing the
-                // fault) is not an error: there is nothing left to skew.
-                if process_gone(cluster, node, pid).await {
-                    continue;
-                }
-                return Err(DockerError::Command {
-                    subject: node.to_string(),
-                    operation: "patch the vDSO of the service on",
-                    command: argv.join(" "),
-                    exit_code: out.exit_code,
-                    stderr: out.stderr.trim().to_string(),
-                });
-            }
+            let Some(out) = clockinject(
+                cluster,
+                node,
+                pid,
+                &["patch", STATE_PATH],
+                "patch the vDSO of the service on",
+            )
+            .await?
+            else {
+                continue;
+            };
             newly_patched = out.stdout.starts_with("patched ");
         }
         reached.push(SkewedProcess {
