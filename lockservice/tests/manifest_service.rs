@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_targets::adapter::AdapterTarget;
-use splitbrain_targets::client::{Completion, HistoryClock, Invocation};
+use splitbrain_targets::client::{ClientConfig, Completion, HistoryClock, Invocation};
 use splitbrain_targets::manifest::Manifest;
 use splitbrain_targets::target::{NodeAddr, Target};
 use support::{config, free_port, loopback_ips, Node, BINARY};
@@ -170,4 +170,81 @@ faults = ["kill"]
     // Connection refused: nothing was sent, so nothing happened.
     let c = p0.invoke(&inv(F::Acquire, "k", None, None), &clock).await;
     assert_eq!(c.kind, OpType::Fail, "{c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_that_waited_longer_than_its_lease_counts_the_lease_from_a_renewal() {
+    let ips = loopback_ips(53, 1);
+    let port = free_port(&ips);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        r#"
+name = "one"
+protocol = 1
+binary = "{BINARY}"
+command = ["{{binary}}", "--mode", "safe", "--node", "{{node}}", "--listen", "{{ip}}:{{port}}", "--data-dir", "{{data_dir}}"]
+process_name = "splitbrain-lockservice"
+port = {port}
+data_dir = "/unused"
+faults = ["kill"]
+"#
+    );
+    let path = dir.path().join("one.toml");
+    std::fs::write(&path, text).expect("write manifest");
+    let target = AdapterTarget::from_manifest_file(&path)
+        .expect("manifest")
+        .with_data_root(dir.path());
+    let nodes = vec![NodeAddr {
+        name: "n1".into(),
+        ip: ips[0],
+    }];
+    let cmd = target.service(&nodes[0], &nodes);
+    let mut argv = cmd.argv;
+    argv[0] = BINARY.to_string();
+    let addr = format!("{}:{port}", ips[0]).parse().expect("address");
+    let node = Node::start(argv, cmd.env, "n1", addr, dir.path().join("n1.log"));
+    node.wait_ready().await;
+
+    let clock = HistoryClock::start();
+    let lease_ns = 1_000_000_000;
+    let holder_cfg = config(1000, 1000);
+    // The waiter may wait 2.5 s at the service for the holder to let go.
+    let waiter_cfg = ClientConfig {
+        acquire_timeout_ms: 3000,
+        ..config(1000, 500)
+    };
+    let mut holder = target.client(&nodes, 0, &holder_cfg).await.expect("client");
+    let mut waiter = target.client(&nodes, 1, &waiter_cfg).await.expect("client");
+    let held = holder
+        .invoke(&inv(F::Acquire, "k", None, None), &clock)
+        .await;
+    assert_ok(&held);
+
+    // The holder renews once (inside its lease) and lets go 1.5 s in: the
+    // waiter's grant comes back more than a lease after its request.
+    let acquire = inv(F::Acquire, "k", None, None);
+    let renew = inv(F::Renew, "k", held.token, None);
+    let release = inv(F::Release, "k", held.token, None);
+    let waited_from = clock.now_ns();
+    let (waited, _) = tokio::join!(waiter.invoke(&acquire, &clock), async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_ok(&holder.invoke(&renew, &clock).await);
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_ok(&holder.invoke(&release, &clock).await);
+    });
+    let granted_at = clock.now_ns();
+    assert_ok(&waited);
+    assert!(
+        granted_at - waited_from > lease_ns,
+        "the grant came {} ms after the request, within the lease: the test proves nothing",
+        (granted_at - waited_from) / 1_000_000
+    );
+    let until = waited.valid_until.expect("a lease bound");
+    // Counted from the request, the bound would lie before the grant; a
+    // renewal sent after the grant bounds it from there.
+    assert!(
+        until > granted_at && until <= granted_at + lease_ns,
+        "valid_until {} ms after the grant, expected within (0, 1000]",
+        (until - granted_at) / 1_000_000
+    );
 }

@@ -133,14 +133,20 @@ impl AdapterClient {
         match self.http.post(what, path, &body, limit).await {
             Answer::Ok(bytes) => match serde_json::from_slice::<GrantBody>(&bytes) {
                 Ok(grant) => {
-                    self.holds.insert(
-                        key.to_string(),
-                        Hold {
-                            token: grant.token,
-                            role,
-                        },
-                    );
-                    granted(grant.token, valid_until(invoked_at_ns, grant.lease_ms))
+                    let hold = Hold {
+                        token: grant.token,
+                        role,
+                    };
+                    self.holds.insert(key.to_string(), hold);
+                    let first = valid_until(invoked_at_ns, grant.lease_ms);
+                    let until = match self
+                        .refresh_slow_grant(key, hold, first, grant.lease_ms, clock)
+                        .await
+                    {
+                        Some(refreshed) => refreshed,
+                        None => first,
+                    };
+                    granted(grant.token, until)
                 }
                 // Granted, but we cannot tell the token: the grant happened.
                 Err(e) => Completion::info(format!("failed to {what}: unreadable grant: {e}")),
@@ -149,25 +155,60 @@ impl AdapterClient {
         }
     }
 
-    async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let Some(hold) = self.holds.get(key).copied() else {
-            return Completion::fail(format!(
-                "failed to renew {key}: this process holds no lease on it"
-            ));
-        };
+    /// A grant that waited at the service for most of its lease arrives with
+    /// a `valid_until` (counted from the request) that is near or already
+    /// past: the process may not rely on a lease the service could have
+    /// started timing that long ago. As etcd's client does with a keep-alive,
+    /// renew at once and count from the renewal instead; the new bound is
+    /// what a careful holder knows. Without it a holder that waited longer
+    /// than its lease holds nothing in the history until its first renewal,
+    /// and a fault in that window breaks exclusion unseen. `None` when the
+    /// grant was quick or the renewal did not succeed (the grant stands with
+    /// its first bound; the next renewal decides).
+    async fn refresh_slow_grant(
+        &self,
+        key: &str,
+        hold: Hold,
+        valid_until_ns: i64,
+        lease_ms: u64,
+        clock: &HistoryClock,
+    ) -> Option<i64> {
+        let lease_ns = i64::try_from(lease_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(NS_PER_MS);
+        if valid_until_ns.saturating_sub(clock.now_ns()) > lease_ns / 2 {
+            return None;
+        }
+        let invoked_at_ns = clock.now_ns();
+        match self.send_renewal(key, hold).await {
+            Answer::Ok(bytes) => serde_json::from_slice::<GrantBody>(&bytes)
+                .ok()
+                .map(|grant| valid_until(invoked_at_ns, grant.lease_ms)),
+            _ => None,
+        }
+    }
+
+    async fn send_renewal(&self, key: &str, hold: Hold) -> Answer {
         let body = json!({
             "key": key,
             "holder": self.holder,
             "token": hold.token,
             "lease_ms": self.cfg.lease_ms,
         });
-        let invoked_at_ns = clock.now_ns();
         let path = hold.role.path("/v1/lock/renew", "/v1/election/proclaim");
-        match self
-            .http
+        self.http
             .post("renew the lease", path, &body, self.cfg.request_timeout())
             .await
-        {
+    }
+
+    async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
+        let Some(hold) = self.holds.get(key).copied() else {
+            return Completion::fail(format!(
+                "failed to renew {key}: this process holds no lease on it"
+            ));
+        };
+        let invoked_at_ns = clock.now_ns();
+        match self.send_renewal(key, hold).await {
             Answer::Ok(bytes) => match serde_json::from_slice::<GrantBody>(&bytes) {
                 Ok(grant) => granted(hold.token, valid_until(invoked_at_ns, grant.lease_ms)),
                 Err(e) => {

@@ -21,7 +21,9 @@
 //!
 //! A grant's `valid_until` is the invoke time of the request plus the lease
 //! the service says it granted: the service cannot have started timing the
-//! lease before the request was sent.
+//! lease before the request was sent. A grant that waited at the service
+//! for more than half its lease is renewed at once and bounded from that
+//! renewal instead, as etcd's client does with a keep-alive.
 
 mod client;
 mod http;
