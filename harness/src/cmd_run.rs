@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use serde::Serialize;
 use splitbrain_checkers::verdict::Validity;
 use splitbrain_targets::redis::RedisPersistence;
-use splitbrain_workloads::{ClockMode, FaultKind, Topology, Victims, WorkloadKind};
+use splitbrain_workloads::{ClockMode, FaultKind, FaultSet, Topology, Victims, WorkloadKind};
 
 use crate::exit::CommandError;
 
@@ -30,6 +30,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "lock")]
     pub workload: WorkloadKind,
     /// Comma-separated faults: partition, kill, pause, clock, packet, client-pause; or `none`.
+    /// Join faults with `+` to apply them in the same window (`clock+client-pause`).
     #[arg(long, default_value = "partition,pause,kill", value_parser = parse_nemeses)]
     pub nemesis: NemesisList,
     /// Fix which nodes node faults hit: one, minority, majority, all, primaries.
@@ -100,25 +101,33 @@ pub struct RunArgs {
     pub max_ops: u64,
 }
 
-/// The parsed `--nemesis` list (`none` is the empty list).
+/// The parsed `--nemesis` list (`none` is the empty list): one entry per
+/// kind of fault window, `+` joining faults that share a window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NemesisList(pub Vec<FaultKind>);
+pub struct NemesisList(pub Vec<FaultSet>);
+
+impl NemesisList {
+    /// Whether any window may apply `kind`.
+    pub fn includes(&self, kind: FaultKind) -> bool {
+        self.0.iter().any(|set| set.contains(kind))
+    }
+}
 
 fn parse_nemeses(s: &str) -> Result<NemesisList, String> {
     if s.trim() == "none" {
         return Ok(NemesisList(Vec::new()));
     }
-    let mut faults = Vec::new();
+    let mut sets = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let kind: FaultKind = part.parse()?;
-        if !faults.contains(&kind) {
-            faults.push(kind);
+        let set: FaultSet = part.parse()?;
+        if !sets.contains(&set) {
+            sets.push(set);
         }
     }
-    if faults.is_empty() {
+    if sets.is_empty() {
         return Err("expected at least one fault, or `none`".to_string());
     }
-    Ok(NemesisList(faults))
+    Ok(NemesisList(sets))
 }
 
 fn parse_range_ms(s: &str) -> Result<(u64, u64), String> {

@@ -1,9 +1,12 @@
 //! The nemesis: applies a schedule's faults to the live cluster and records
 //! each start and stop as a `nemesis` op in the history.
 //!
-//! One fault is active at a time. Every fault has a heal, and `heal_all`
-//! undoes everything whatever the bookkeeping says, so a fault that failed
-//! halfway still ends healed.
+//! One fault window is active at a time, holding one fault or a set of them
+//! (`clock+client-pause`), started in order and undone in reverse, so that a
+//! service a kill fault restarts under a skewed clock is skewed again before
+//! the clock heals. Every fault has a heal, and `heal_all` undoes everything
+//! whatever the bookkeeping says, so a fault that failed halfway still ends
+//! healed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use splitbrain_docker::topology::{self, Topology as Cut};
 use splitbrain_docker::Cluster;
 use splitbrain_targets::target::{NodeAddr, Target};
 use splitbrain_workloads::schedule::{ClockMode, Topology, Victims};
-use splitbrain_workloads::{FaultKind, FaultPlan};
+use splitbrain_workloads::{FaultKind, FaultPlan, ScheduledFault};
 
 use crate::recorder::Recorder;
 use crate::worker::Clients;
@@ -37,7 +40,8 @@ pub struct Nemesis {
     nodes: Vec<NodeAddr>,
     recorder: Arc<Recorder>,
     clients: Arc<Clients>,
-    active: Option<Active>,
+    /// The window's faults in the order they started.
+    active: Vec<Active>,
 }
 
 /// What is in force and how to undo it.
@@ -83,7 +87,7 @@ impl Nemesis {
             nodes,
             recorder,
             clients,
-            active: None,
+            active: Vec::new(),
         }
     }
 
@@ -93,15 +97,22 @@ impl Nemesis {
 
     /// A few words for the progress line.
     pub fn active_description(&self) -> String {
-        match &self.active {
-            None => "no faults".to_string(),
-            Some(Active::Refused(kind)) => format!("{kind} refused"),
-            Some(Active::Kill(n)) => format!("kill {}", n.join(",")),
-            Some(Active::Pause(n)) => format!("pause {}", n.join(",")),
-            Some(Active::Packet(n)) => format!("packet {}", n.join(",")),
-            Some(Active::Clock(n)) => format!("clock {}", n.join(",")),
-            Some(a) => a.kind().to_string(),
+        if self.active.is_empty() {
+            return "no faults".to_string();
         }
+        let parts: Vec<String> = self
+            .active
+            .iter()
+            .map(|active| match active {
+                Active::Refused(kind) => format!("{kind} refused"),
+                Active::Kill(n) => format!("kill {}", n.join(",")),
+                Active::Pause(n) => format!("pause {}", n.join(",")),
+                Active::Packet(n) => format!("packet {}", n.join(",")),
+                Active::Clock(n) => format!("clock {}", n.join(",")),
+                a => a.kind().to_string(),
+            })
+            .collect();
+        parts.join(" + ")
     }
 
     async fn primaries(&self) -> Vec<String> {
@@ -135,10 +146,17 @@ impl Nemesis {
 
     /// Starts `plan`. Failures are recorded in the history, never raised: a
     /// fault that did not happen is data about the run.
-    pub async fn start(&mut self, plan: &FaultPlan) {
-        if self.active.is_some() {
-            self.stop().await;
+    /// Starts every fault of a window, in order, after stopping the last
+    /// window if it is still active.
+    pub async fn start_window(&mut self, window: &ScheduledFault) {
+        self.stop().await;
+        for plan in window.plans() {
+            self.start(plan).await;
         }
+    }
+
+    /// Starts one fault on top of whatever is active.
+    async fn start(&mut self, plan: &FaultPlan) {
         let kind = plan.kind();
         let f = format!("start-{kind}");
         let mut value = serde_json::to_value(plan).unwrap_or(json!(null));
@@ -147,12 +165,12 @@ impl Nemesis {
             Ok(active) => {
                 tracing::info!("{f}: {value}");
                 self.recorder.nemesis(&f, value, None);
-                self.active = Some(active);
+                self.active.push(active);
             }
             Err(error) => {
                 tracing::warn!("{f} failed: {error}");
                 self.recorder.nemesis(&f, value, Some(error));
-                self.active = Some(Active::Refused(kind));
+                self.active.push(Active::Refused(kind));
             }
         }
     }
@@ -318,21 +336,20 @@ impl Nemesis {
         }
     }
 
-    /// Undoes the active fault and records its stop.
+    /// Undoes the active faults, the last started first, and records each stop.
     pub async fn stop(&mut self) {
-        let Some(active) = self.active.take() else {
-            return;
-        };
-        let f = format!("stop-{}", active.kind());
-        let mut value = json!({ "fault": active.kind().as_str() });
-        let result = self.undo(&active, &mut value).await;
-        match result {
-            Ok(()) => self.recorder.nemesis(&f, value, None),
-            Err(e) => {
-                tracing::warn!("{f} failed: {e}");
-                self.recorder.nemesis(&f, value, Some(e))
-            }
-        };
+        while let Some(active) = self.active.pop() {
+            let f = format!("stop-{}", active.kind());
+            let mut value = json!({ "fault": active.kind().as_str() });
+            let result = self.undo(&active, &mut value).await;
+            match result {
+                Ok(()) => self.recorder.nemesis(&f, value, None),
+                Err(e) => {
+                    tracing::warn!("{f} failed: {e}");
+                    self.recorder.nemesis(&f, value, Some(e))
+                }
+            };
+        }
     }
 
     /// Undoes `active`, noting in `value` what the undo did beyond the obvious
@@ -386,7 +403,7 @@ impl Nemesis {
         }
     }
 
-    /// The final heal: stop the active fault, then undo every kind of fault
+    /// The final heal: stop the active faults, then undo every kind of fault
     /// on every node regardless, and restart any service that is not running.
     pub async fn heal_all(&mut self) {
         self.stop().await;

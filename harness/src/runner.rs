@@ -162,7 +162,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
                         "writer": "clockctl",
                         "planned": nodes.iter().map(|n| (n.name.clone(), json!(planned))).collect::<serde_json::Map<_, _>>(),
                     })
-                } else if args.nemesis.0.contains(&FaultKind::Clock) {
+                } else if args.nemesis.includes(FaultKind::Clock) {
                     json!({ "planned": null, "refused": target.clock_refusal().unwrap_or_else(|| "the target does not support clock faults".to_string()) })
                 } else {
                     json!(null)
@@ -291,7 +291,7 @@ async fn deploy(
 /// Whether nodes start under the clock shim: only when a clock fault is
 /// scheduled and the target reads time where the shim can reach it.
 pub fn clock_skew_enabled(args: &RunArgs, target: &dyn Target) -> bool {
-    args.nemesis.0.contains(&FaultKind::Clock) && target.as_clock_skew().is_some()
+    args.nemesis.includes(FaultKind::Clock) && target.as_clock_skew().is_some()
 }
 
 /// How the target's service is meant to read its skewed clock: under the
@@ -433,7 +433,7 @@ async fn phases(
                 break;
             }
             if start {
-                nemesis.start(&fault.plan).await;
+                nemesis.start_window(fault).await;
             } else {
                 nemesis.stop().await;
             }

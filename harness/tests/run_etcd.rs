@@ -152,6 +152,13 @@ fn bad_arguments_exit_254_before_touching_docker() {
         .unwrap();
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("earthquake"));
+    // Faults that work the same machinery cannot share a window.
+    let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
+        .args(["run", "--nemesis", "clock,kill+pause"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(254));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kill and pause cannot share a window"));
     let out = Command::new(env!("CARGO_BIN_EXE_splitbrain"))
         .args(["run", "--target", "zookeeper", "--results"])
         .arg(tempfile::tempdir().unwrap().path())
@@ -228,12 +235,41 @@ fn etcd_lock_with_the_leader_clock_at_4x_loses_mutual_exclusion() {
     assert_explained(&r);
 }
 
+/// The fenced twin of the clock finding, with a holder stalled in the same
+/// window (`clock+client-pause`): stale holders do write while the fast
+/// leader clock lets the lock be granted again, and the revision check
+/// refuses them.
 #[test]
-fn etcd_fenced_writes_with_the_leader_clock_at_4x_stay_safe() {
-    let Some(r) = fast_leader_clock("fenced").run_or_skip() else {
+fn etcd_fenced_writes_refuse_stale_holders_with_the_leader_clock_at_4x() {
+    let Some(r) = fast_leader_clock("fenced")
+        .nemesis("clock+client-pause")
+        .run_or_skip()
+    else {
         return;
     };
     assert_clock_reached_etcd_through_the_vdso(&r);
+    // Each window starts the clock, then stalls a holder, and undoes them in
+    // reverse: both faults are in force together.
+    let fs = nemesis_fs(&r.history);
+    let windows: Vec<&[String]> = fs
+        .split(|f| f == "heal")
+        .next()
+        .expect("records before the heal")
+        .chunks(4)
+        .collect();
+    assert!(!windows.is_empty(), "no fault window: {fs:?}");
+    for w in &windows {
+        assert_eq!(
+            w,
+            &[
+                "start-clock",
+                "start-client-pause",
+                "stop-client-pause",
+                "stop-clock"
+            ],
+            "{fs:?}"
+        );
+    }
     let types = anomaly_types(&r.results);
     assert!(
         !types
@@ -242,10 +278,19 @@ fn etcd_fenced_writes_with_the_leader_clock_at_4x_stay_safe() {
         "the revision-checked write must keep the resource safe, got {types:?}; stdout:\n{}",
         r.stdout
     );
-    assert!(
+    let writes = |kind: &str| {
         r.history
             .lines()
-            .any(|l| l.contains(r#""type":"ok""#) && l.contains(r#""f":"write""#)),
+            .filter(|l| l.contains(&format!(r#""type":"{kind}""#)) && l.contains(r#""f":"write""#))
+            .count()
+    };
+    assert!(
+        writes("ok") > 0,
         "no fenced write was acknowledged: the twin proves nothing"
+    );
+    assert!(
+        writes("fail") > 0,
+        "no stale write was refused: the stalled holder never wrote; stdout:\n{}",
+        r.stdout
     );
 }

@@ -17,6 +17,6 @@ pub mod schedule;
 
 pub use generator::{ProcessGenerator, Step, WorkloadConfig, WorkloadKind};
 pub use schedule::{
-    ClockMode, FaultKind, FaultPlan, FaultSchedule, Pins, ScheduleConfig, ScheduledFault, Topology,
-    Victims,
+    ClockMode, FaultKind, FaultPlan, FaultSchedule, FaultSet, Pins, ScheduleConfig, ScheduledFault,
+    Topology, Victims,
 };

@@ -8,6 +8,11 @@
 //! │  quiet  │ partition │  quiet   │  pause   │  …              │  all │  quiet
 //! ```
 //!
+//! unless the user asks for faults together: a [`FaultSet`] such as
+//! `clock+client-pause` puts both in the same window (each drawn as if
+//! alone), for anomalies that need two things wrong at once, such as a
+//! holder stalled while the leader's clock runs fast.
+//!
 //! Every choice (fault kind, topology, victims, magnitudes) is drawn from the
 //! run seed, so one seed reproduces the schedule.
 
@@ -66,6 +71,91 @@ impl std::str::FromStr for FaultKind {
 impl std::fmt::Display for FaultKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Faults applied together in one window, written `clock+client-pause`:
+/// each is drawn as if alone, in the order given; they start in that order
+/// and are undone in reverse. A single kind is the usual case.
+///
+/// Kinds that work the same machinery cannot share a window: `partition`
+/// and `packet` both rewrite the nodes' iptables rules, and `kill` and
+/// `pause` both act on the one service process.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct FaultSet(Vec<FaultKind>);
+
+/// Pairs of kinds that cannot share a window, and why.
+const CLASHES: [(FaultKind, FaultKind, &str); 2] = [
+    (
+        FaultKind::Partition,
+        FaultKind::Packet,
+        "both rewrite the nodes' iptables rules",
+    ),
+    (
+        FaultKind::Kill,
+        FaultKind::Pause,
+        "both act on the one service process",
+    ),
+];
+
+impl FaultSet {
+    pub fn single(kind: FaultKind) -> FaultSet {
+        FaultSet(vec![kind])
+    }
+
+    /// The kinds, in the order they start.
+    pub fn kinds(&self) -> &[FaultKind] {
+        &self.0
+    }
+
+    pub fn contains(&self, kind: FaultKind) -> bool {
+        self.0.contains(&kind)
+    }
+}
+
+impl std::str::FromStr for FaultSet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut kinds: Vec<FaultKind> = Vec::new();
+        for part in s.split('+').map(str::trim) {
+            if part.is_empty() {
+                return Err(format!(
+                    "empty fault in {s:?}; expected e.g. clock+client-pause"
+                ));
+            }
+            let kind: FaultKind = part.parse()?;
+            if kinds.contains(&kind) {
+                return Err(format!("{kind} appears twice in {s:?}"));
+            }
+            kinds.push(kind);
+        }
+        for (a, b, why) in CLASHES {
+            if kinds.contains(&a) && kinds.contains(&b) {
+                return Err(format!("{a} and {b} cannot share a window in {s:?}: {why}"));
+            }
+        }
+        Ok(FaultSet(kinds))
+    }
+}
+
+impl std::fmt::Display for FaultSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|k| k.as_str()).collect();
+        f.write_str(&names.join("+"))
+    }
+}
+
+impl TryFrom<String> for FaultSet {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<FaultSet> for String {
+    fn from(set: FaultSet) -> String {
+        set.to_string()
     }
 }
 
@@ -234,12 +324,23 @@ pub struct ScheduledFault {
     pub start_ms: u64,
     pub stop_ms: u64,
     pub plan: FaultPlan,
+    /// The rest of a [`FaultSet`]: faults started after `plan` in the same
+    /// window and undone before it. Absent for a single fault.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<FaultPlan>,
+}
+
+impl ScheduledFault {
+    /// Every fault of the window, in the order they start.
+    pub fn plans(&self) -> impl Iterator<Item = &FaultPlan> {
+        std::iter::once(&self.plan).chain(&self.with)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScheduleConfig {
-    /// Faults to draw from; empty means no faults.
-    pub faults: Vec<FaultKind>,
+    /// Fault sets to draw from, one per window; empty means no faults.
+    pub faults: Vec<FaultSet>,
     /// Length of each quiet window and each fault window.
     pub interval_ms: u64,
     /// The main phase's length; no fault starts after it.
@@ -279,12 +380,20 @@ impl FaultSchedule {
         }
         let mut t = cfg.interval_ms;
         while t + cfg.interval_ms <= cfg.duration_ms {
-            let kind = cfg.faults[rng.random_range(0..cfg.faults.len())];
-            let plan = plan_for(kind, cfg, &mut rng);
+            // A single kind draws exactly what it drew before sets existed,
+            // so old seeds reproduce old schedules.
+            let set = &cfg.faults[rng.random_range(0..cfg.faults.len())];
+            let mut plans = set
+                .kinds()
+                .iter()
+                .map(|&kind| plan_for(kind, cfg, &mut rng));
+            let plan = plans.next().expect("a fault set is never empty");
+            let with = plans.collect();
             faults.push(ScheduledFault {
                 start_ms: t,
                 stop_ms: t + cfg.interval_ms,
                 plan,
+                with,
             });
             t += 2 * cfg.interval_ms;
         }
@@ -381,7 +490,7 @@ mod tests {
 
     fn cfg(faults: Vec<FaultKind>) -> ScheduleConfig {
         ScheduleConfig {
-            faults,
+            faults: faults.into_iter().map(FaultSet::single).collect(),
             interval_ms: 5_000,
             duration_ms: 60_000,
             lease_ms: 2_000,
@@ -551,5 +660,62 @@ mod tests {
         );
         let err = "partitoin".parse::<FaultKind>().unwrap_err();
         assert!(err.contains("partitoin") && err.contains("partition"));
+    }
+
+    fn sets(text: &str) -> Vec<FaultSet> {
+        text.split(',').map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_fault_set_puts_its_faults_in_one_window_in_order() {
+        let c = ScheduleConfig {
+            faults: sets("clock+client-pause"),
+            ..cfg(vec![])
+        };
+        let s = FaultSchedule::generate(&c);
+        assert_eq!(s.faults.len(), 6);
+        for f in &s.faults {
+            let kinds: Vec<FaultKind> = f.plans().map(FaultPlan::kind).collect();
+            assert_eq!(kinds, [FaultKind::Clock, FaultKind::ClientPause]);
+        }
+        let json = serde_json::to_value(&s.faults[0]).unwrap();
+        assert_eq!(json["with"][0]["fault"], "client-pause", "{json}");
+    }
+
+    #[test]
+    fn single_faults_draw_what_they_drew_before_sets_existed() {
+        // Seed 7 drawing from partition, kill and clock, as generated before
+        // fault sets existed: old seeds keep their schedules, with no `with`.
+        let golden = r#"{"faults":[{"start_ms":5000,"stop_ms":10000,"plan":{"fault":"clock","victims":"majority","clock":{"mode":"bump","delta_ms":8000},"seed":4757732846733683953}},{"start_ms":15000,"stop_ms":20000,"plan":{"fault":"kill","victims":"majority","seed":5049211396039335803}},{"start_ms":25000,"stop_ms":30000,"plan":{"fault":"clock","victims":"one","clock":{"mode":"strobe","delta_ms":18000,"period_ms":14},"seed":2759925562313074594}},{"start_ms":35000,"stop_ms":40000,"plan":{"fault":"kill","victims":"minority","seed":2181041200238348140}},{"start_ms":45000,"stop_ms":50000,"plan":{"fault":"partition","topology":"clients","seed":8588044916339198806}},{"start_ms":55000,"stop_ms":60000,"plan":{"fault":"kill","victims":"minority","seed":7475733439455369681}}]}"#;
+        let s = FaultSchedule::generate(&ScheduleConfig {
+            faults: sets("partition,kill,clock"),
+            ..cfg(vec![])
+        });
+        assert_eq!(serde_json::to_string(&s).unwrap(), golden);
+        let parsed: FaultSchedule = serde_json::from_str(golden).unwrap();
+        assert_eq!(parsed, s);
+    }
+
+    #[test]
+    fn fault_sets_parse_and_refuse_clashes_repeats_and_gaps() {
+        let set: FaultSet = "clock+client-pause".parse().unwrap();
+        assert_eq!(set.kinds(), [FaultKind::Clock, FaultKind::ClientPause]);
+        assert_eq!(set.to_string(), "clock+client-pause");
+        assert_eq!(serde_json::to_value(&set).unwrap(), "clock+client-pause");
+        let back: FaultSet = serde_json::from_value(serde_json::json!("kill")).unwrap();
+        assert_eq!(back, FaultSet::single(FaultKind::Kill));
+        let err = "kill+pause".parse::<FaultSet>().unwrap_err();
+        assert!(err.contains("service process"), "{err}");
+        let err = "packet+partition".parse::<FaultSet>().unwrap_err();
+        assert!(err.contains("iptables"), "{err}");
+        assert!("clock+clock"
+            .parse::<FaultSet>()
+            .unwrap_err()
+            .contains("twice"));
+        assert!("clock+".parse::<FaultSet>().unwrap_err().contains("empty"));
+        assert!("clock+warp"
+            .parse::<FaultSet>()
+            .unwrap_err()
+            .contains("warp"));
     }
 }

@@ -96,7 +96,7 @@ impl Frame {
                     out,
                     r#"<text x="{tx:.1}" y="{ty}" class="fault-label" fill="{colour}">{label}</text>"#,
                     tx = x0 + 3.0,
-                    ty = TOP + 11.0
+                    ty = TOP + 11.0 + 11.0 * w.row as f64
                 );
             }
         }

@@ -154,7 +154,16 @@ fn banner(out: &mut String, inp: &Inputs) {
         )
     ));
     let faults = t.windows.iter().filter(|w| !w.instant).count();
-    facts.push(plural(faults, "fault window", "fault windows"));
+    let windows = t.fault_stretches();
+    facts.push(if windows == faults {
+        plural(faults, "fault window", "fault windows")
+    } else {
+        format!(
+            "{} in {}",
+            plural(faults, "fault", "faults"),
+            plural(windows, "window", "windows")
+        )
+    });
     let _ = write!(
         out,
         "<div class=\"facts\">{}</div></div></header>",
@@ -661,7 +670,7 @@ fn timeline_data(inp: &Inputs, by_index: &HashMap<u64, usize>) -> Value {
         .map(|w| {
             json!({
                 "s": us(w.start_ns), "e": us(w.end_ns), "label": w.label, "detail": w.detail,
-                "err": w.error, "instant": w.instant, "col": fault_colour(&w.label),
+                "err": w.error, "instant": w.instant, "col": fault_colour(&w.label), "row": w.row,
             })
         })
         .collect();
@@ -687,6 +696,7 @@ fn timeline_data(inp: &Inputs, by_index: &HashMap<u64, usize>) -> Value {
         "extras": extras,
         "holds": holds,
         "faults": faults,
+        "fault_rows": t.fault_rows(),
         "anomalies": anomalies,
     })
 }

@@ -100,6 +100,10 @@ pub struct NemesisWindow {
     pub error: Option<String>,
     /// A single record with no window (neither `start-` nor `stop-`).
     pub instant: bool,
+    /// Its band row: faults in force together (a `clock+client-pause`
+    /// window) get rows of their own so that neither label hides the other.
+    /// Instants stay on the first row, as lines across it.
+    pub row: usize,
 }
 
 impl NemesisWindow {
@@ -135,6 +139,25 @@ pub struct Timeline {
 impl Timeline {
     /// Reads a history. Lines that do not parse are counted and skipped:
     /// a report of a damaged history is more useful than none.
+    /// How many band rows the fault windows need (at least one).
+    pub fn fault_rows(&self) -> usize {
+        self.windows.iter().map(|w| w.row + 1).max().unwrap_or(1)
+    }
+
+    /// How many stretches of time had faults in force: faults that shared a
+    /// window count once.
+    pub fn fault_stretches(&self) -> usize {
+        let mut stretches = 0;
+        let mut open_until = i64::MIN;
+        for w in self.windows.iter().filter(|w| !w.instant) {
+            if w.start_ns >= open_until {
+                stretches += 1;
+            }
+            open_until = open_until.max(w.end_ns);
+        }
+        stretches
+    }
+
     pub fn read(reader: impl BufRead) -> std::io::Result<Timeline> {
         let mut b = Builder::default();
         for (n, line) in reader.lines().enumerate() {
@@ -273,6 +296,7 @@ impl Builder {
                 detail,
                 error: op.error,
                 instant: false,
+                row: 0,
             });
         } else if let Some(kind) = f.strip_prefix("stop-") {
             if let Some(pos) = self.open_faults.remove(kind) {
@@ -298,6 +322,7 @@ impl Builder {
                 detail,
                 error: op.error,
                 instant: true,
+                row: 0,
             });
         }
     }
@@ -307,9 +332,28 @@ impl Builder {
         for w in &mut self.t.windows {
             w.end_ns = w.end_ns.min(end).max(w.start_ns);
         }
+        self.assign_fault_rows();
         self.assign_lanes();
         self.t.holds = holds(&self.t, &self.valid_until);
         self.t
+    }
+
+    /// Greedy interval packing of fault windows (in start order) into band
+    /// rows: a window takes the lowest row whose last window has ended.
+    fn assign_fault_rows(&mut self) {
+        let mut row_ends: Vec<i64> = Vec::new();
+        for w in self.t.windows.iter_mut().filter(|w| !w.instant) {
+            w.row = match row_ends.iter().position(|&end| end <= w.start_ns) {
+                Some(row) => {
+                    row_ends[row] = w.end_ns;
+                    row
+                }
+                None => {
+                    row_ends.push(w.end_ns);
+                    row_ends.len() - 1
+                }
+            };
+        }
     }
 
     /// Greedy interval packing of processes into lanes, in order of first
@@ -730,5 +774,43 @@ mod tests {
         assert_eq!(w[2].0, "pause");
         assert_eq!(t.windows[2].error.as_deref(), Some("refused"));
         assert_eq!(t.unreadable_lines, 1);
+    }
+
+    #[test]
+    fn faults_in_force_together_get_band_rows_of_their_own_and_count_as_one_stretch() {
+        let t = read(concat!(
+            r#"{"index":0,"time":0,"process":"nemesis","type":"info","f":"start-clock","value":{"nodes":["n1"]}}"#,
+            "\n",
+            r#"{"index":1,"time":2,"process":"nemesis","type":"info","f":"start-client-pause","value":{"process":3}}"#,
+            "\n",
+            r#"{"index":2,"time":8,"process":"nemesis","type":"info","f":"stop-client-pause","value":{"fault":"client-pause"}}"#,
+            "\n",
+            r#"{"index":3,"time":10,"process":"nemesis","type":"info","f":"stop-clock","value":{"fault":"clock"}}"#,
+            "\n",
+            r#"{"index":4,"time":20,"process":"nemesis","type":"info","f":"start-kill","value":{"nodes":["n2"]}}"#,
+            "\n",
+            r#"{"index":5,"time":30,"process":"nemesis","type":"info","f":"stop-kill","value":{"fault":"kill"}}"#,
+            "\n",
+            r#"{"index":6,"time":40,"process":"nemesis","type":"info","f":"heal"}"#,
+            "\n",
+        ));
+        let rows: Vec<(&str, usize)> = t
+            .windows
+            .iter()
+            .map(|w| (w.label.as_str(), w.row))
+            .collect();
+        assert_eq!(rows, [("clock", 0), ("client-pause", 1), ("kill", 0)]);
+        assert_eq!(t.fault_rows(), 2);
+        assert_eq!(t.fault_stretches(), 2);
+        let one_at_a_time = read(concat!(
+            r#"{"index":0,"time":0,"process":"nemesis","type":"info","f":"start-kill","value":{"nodes":["n2"]}}"#,
+            "\n",
+            r#"{"index":1,"time":10,"process":"nemesis","type":"info","f":"stop-kill","value":{"fault":"kill"}}"#,
+            "\n",
+            r#"{"index":2,"time":10,"process":"nemesis","type":"info","f":"start-pause","value":{"nodes":["n2"]}}"#,
+            "\n",
+        ));
+        assert_eq!(one_at_a_time.fault_rows(), 1);
+        assert_eq!(one_at_a_time.fault_stretches(), 2);
     }
 }

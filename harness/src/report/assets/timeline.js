@@ -9,7 +9,9 @@
   var O = D.ops, N = O.s.length, END = Math.max(D.end, 1);
   var LABEL_W = 150, AXIS_H = 22, FAULT_H = 18, ROW_H = 30;
   var OP_Y = 3, OP_H = 13, HOLD_Y = 18, HOLD_H = 10;
-  var TOP = AXIS_H + FAULT_H;
+  // Faults in force together each get a band row (see fault_rows in page.rs).
+  var FAULT_ROWS = Math.max(D.fault_rows || 1, 1);
+  var TOP = AXIS_H + FAULT_H * FAULT_ROWS;
   var DENSE_OP = "#94a3b8", DENSE_HOLD = "#cbd5e1";
   var nLanes = D.lanes.length;
   var E = new Float64Array(N);
@@ -116,19 +118,20 @@
     D.faults.forEach(function (f) {
       if (f.e < a || f.s > b) return;
       var x0 = Math.max(xOf(f.s), LABEL_W), x1 = Math.min(xOf(f.e), W);
+      var bandY = AXIS_H + (f.row || 0) * FAULT_H;
       if (f.instant) {
         ctx.strokeStyle = f.col; ctx.setLineDash([4, 3]); ctx.beginPath();
         ctx.moveTo(x0 + 0.5, AXIS_H); ctx.lineTo(x0 + 0.5, HEIGHT); ctx.stroke(); ctx.setLineDash([]);
       } else {
         ctx.globalAlpha = f.err ? 0.07 : 0.17; ctx.fillStyle = f.col;
-        ctx.fillRect(x0, AXIS_H, Math.max(x1 - x0, 1), HEIGHT - AXIS_H);
-        ctx.globalAlpha = 0.9; ctx.fillRect(x0, AXIS_H + 1, Math.max(x1 - x0, 1), FAULT_H - 2);
+        ctx.fillRect(x0, bandY, Math.max(x1 - x0, 1), HEIGHT - bandY);
+        ctx.globalAlpha = 0.9; ctx.fillRect(x0, bandY + 1, Math.max(x1 - x0, 1), FAULT_H - 2);
         ctx.globalAlpha = 1;
       }
       var label = f.label + (f.detail ? " " + f.detail : "") + (f.err ? " (failed: " + f.err + ")" : "");
-      ctx.save(); ctx.beginPath(); ctx.rect(x0, AXIS_H, Math.max(x1 - x0, 180), FAULT_H); ctx.clip();
+      ctx.save(); ctx.beginPath(); ctx.rect(x0, bandY, Math.max(x1 - x0, 180), FAULT_H); ctx.clip();
       ctx.fillStyle = f.instant ? f.col : "#1f2937"; ctx.font = "bold 11px system-ui, sans-serif";
-      ctx.fillText(label, x0 + 4, AXIS_H + FAULT_H / 2); ctx.restore();
+      ctx.fillText(label, x0 + 4, bandY + FAULT_H / 2); ctx.restore();
     });
     ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, 0, W - LABEL_W, HEIGHT); ctx.clip();
     // Holds and leaderships, coloured by token: one path per colour, and a
@@ -213,7 +216,7 @@
     // Lane labels.
     ctx.fillStyle = "#f1f5f9"; ctx.fillRect(0, AXIS_H, LABEL_W - 2, HEIGHT - AXIS_H);
     ctx.fillStyle = "#64748b"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "left";
-    ctx.fillText("faults", 8, AXIS_H + FAULT_H / 2);
+    ctx.fillText("faults", 8, AXIS_H + FAULT_H * FAULT_ROWS / 2);
     ctx.fillStyle = "#0f172a"; ctx.font = "12px ui-monospace, monospace";
     for (l = 0; l < nLanes; l++) ctx.fillText(laneLabel(D.lanes[l]), 8, TOP + l * ROW_H + ROW_H / 2);
     ctx.fillStyle = "#cbd5e1"; ctx.fillRect(LABEL_W - 2, AXIS_H, 1, HEIGHT - AXIS_H);
