@@ -2,13 +2,19 @@
 //! the verdict it must reach; exit 0 only if every expectation was met.
 //!
 //! Exit codes: 0 every expectation met, 1 at least one missed (or a run
-//! failed to complete), 254 a bad campaign file or flag, 255 internal error.
+//! failed to complete, or the campaign was interrupted before it ran them
+//! all), 254 a bad campaign file or flag, 255 internal error.
+//!
+//! Ctrl-C (or SIGTERM) ends the current run early, as in `splitbrain run`
+//! (heal, teardown, check), and starts no further run: those are reported
+//! as missed, "not run".
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::anyhow;
+use splitbrain_checkers::verdict::Validity;
 
 use crate::campaign::{Campaign, Shard};
 use crate::exit::CommandError;
@@ -51,22 +57,51 @@ pub async fn execute(args: CampaignArgs) -> Result<ExitCode, CommandError> {
             ))
             .unwrap_or_default()
     );
+    let cancel = crate::runner::interrupt_token();
     let mut junit_cases = Vec::new();
     let mut missed = 0usize;
     for (n, mut case) in cases.into_iter().enumerate() {
+        if cancel.is_cancelled() {
+            missed += 1;
+            println!(
+                "\n== [{}] {}: not run, the campaign was interrupted",
+                n + 1,
+                case.name
+            );
+            junit_cases.push(junit::Case {
+                name: case.name.clone(),
+                failure: Some("not run: the campaign was interrupted".to_string()),
+                details: String::new(),
+                time: std::time::Duration::ZERO,
+            });
+            continue;
+        }
         if let Some(dir) = &args.results_dir {
             case.args.results_dir = dir.clone();
         }
         println!("\n== [{}] {} (expect {})", n + 1, case.name, case.expect);
         let started = Instant::now();
-        let (failure, details) = match crate::runner::run(case.args.clone()).await {
+        let (failure, details) = match crate::runner::run(case.args.clone(), &cancel).await {
             Ok(outcome) => {
                 let details = format!(
                     "{}\nrun directory: {}",
                     outcome.summary,
                     outcome.run_dir.display()
                 );
-                (case.expect.missed_by(&outcome), details)
+                let failure = if cancel.is_cancelled() {
+                    // A partial schedule proves nothing either way.
+                    Some(format!(
+                        "interrupted before the run ended (its partial verdict: {})",
+                        match outcome.valid {
+                            Validity::Valid => "valid",
+                            Validity::Invalid => "invalid",
+                            Validity::Unknown => "unknown",
+                        }
+                    ))
+                } else {
+                    case.expect.missed_by(&outcome)
+                };
+                (failure, details)
             }
             Err(e) => {
                 let err = match e {

@@ -184,7 +184,8 @@ pub async fn execute(args: RunArgs) -> Result<ExitCode, CommandError> {
     let started = std::time::Instant::now();
     let junit = args.junit.clone();
     let name = format!("{}-{}", args.target, args.workload.as_str());
-    let outcome = crate::runner::run(args).await?;
+    let cancel = crate::runner::interrupt_token();
+    let outcome = crate::runner::run(args, &cancel).await?;
     if let Some(path) = junit {
         let failure = match outcome.valid {
             Validity::Valid => None,

@@ -54,7 +54,24 @@ pub struct RunOutcome {
     pub summary: String,
 }
 
-pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
+/// A token cancelled by the first Ctrl-C (or SIGTERM). A run given it ends
+/// its current phase early and still heals, tears down and checks what it
+/// recorded; a campaign holds one for all its runs, so that it also stops
+/// starting new ones.
+pub fn interrupt_token() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        if splitbrain_docker::shutdown_signal().await.is_ok() {
+            eprintln!("interrupted: healing, tearing down and checking what was recorded");
+            token.cancel();
+        }
+    });
+    cancel
+}
+
+/// One run, ended early when `cancel` is cancelled (see [`interrupt_token`]).
+pub async fn run(args: RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, CommandError> {
     let command_started = Instant::now();
     let seed = args.seed.unwrap_or_else(rand::random);
     println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
@@ -134,18 +151,6 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
     };
     meta["image"] = json!(image);
 
-    // The first Ctrl-C (or SIGTERM) ends the current phase early; the run
-    // still heals, tears down and checks what it recorded.
-    let cancel = CancellationToken::new();
-    {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            if splitbrain_docker::shutdown_signal().await.is_ok() {
-                eprintln!("interrupted: healing, tearing down and checking what was recorded");
-                cancel.cancel();
-            }
-        });
-    }
     let mut guard = ClusterGuard::new(run_id.clone(), engine_options);
     let outcome = {
         let deployed = tokio::select! {
@@ -185,7 +190,7 @@ pub async fn run(args: RunArgs) -> Result<RunOutcome, CommandError> {
                     nodes,
                     &run_dir,
                     &mut meta,
-                    &cancel,
+                    cancel,
                     command_started,
                 )
                 .await;
