@@ -144,8 +144,6 @@ impl Nemesis {
         Ok(chosen)
     }
 
-    /// Starts `plan`. Failures are recorded in the history, never raised: a
-    /// fault that did not happen is data about the run.
     /// Starts every fault of a window, in order, after stopping the last
     /// window if it is still active.
     pub async fn start_window(&mut self, window: &ScheduledFault) {
@@ -155,7 +153,9 @@ impl Nemesis {
         }
     }
 
-    /// Starts one fault on top of whatever is active.
+    /// Starts one fault on top of whatever is active. Failures are recorded
+    /// in the history, never raised: a fault that did not happen is data
+    /// about the run.
     async fn start(&mut self, plan: &FaultPlan) {
         let kind = plan.kind();
         let f = format!("start-{kind}");

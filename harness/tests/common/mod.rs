@@ -130,6 +130,10 @@ impl Campaign {
         self.flag("--topology", topology)
     }
 
+    pub fn hold_ms(self, min: u32, max: u32) -> Self {
+        self.flag("--hold-ms", format!("{min}:{max}"))
+    }
+
     pub fn redis_persistence(self, persistence: &str) -> Self {
         self.flag("--redis-persistence", persistence)
     }
