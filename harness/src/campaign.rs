@@ -402,6 +402,7 @@ expect = "valid"
             run_dir: "r".into(),
             seed: 1,
             summary: String::new(),
+            interrupted: false,
         }
     }
 

@@ -88,7 +88,7 @@ pub async fn execute(args: CampaignArgs) -> Result<ExitCode, CommandError> {
                     outcome.summary,
                     outcome.run_dir.display()
                 );
-                let failure = if cancel.is_cancelled() {
+                let failure = if outcome.interrupted {
                     // A partial schedule proves nothing either way.
                     Some(format!(
                         "interrupted before the run ended (its partial verdict: {})",

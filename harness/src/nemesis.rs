@@ -2,9 +2,12 @@
 //! each start and stop as a `nemesis` op in the history.
 //!
 //! One fault window is active at a time, holding one fault or a set of them
-//! (`clock+client-pause`), started in order and undone in reverse, so that a
-//! service a kill fault restarts under a skewed clock is skewed again before
-//! the clock heals. Every fault has a heal, and `heal_all` undoes everything
+//! (`clock+client-pause`), started in the order written and undone in
+//! reverse. Order is meaning: in `clock+kill` the service killed under a
+//! skewed clock restarts still skewed (re-patched) and the clock heals after;
+//! in `kill+clock` the clock heals first and the service restarts on real
+//! time; in `partition+clock` the clock jumps back while the partition
+//! still holds. Every fault has a heal, and `heal_all` undoes everything
 //! whatever the bookkeeping says, so a fault that failed halfway still ends
 //! healed.
 

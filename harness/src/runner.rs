@@ -52,6 +52,9 @@ pub struct RunOutcome {
     pub seed: u64,
     /// The human summary printed at the end of the run.
     pub summary: String,
+    /// Ctrl-C cut the schedule or the recovery window short: the verdict
+    /// covers only what ran.
+    pub interrupted: bool,
 }
 
 /// A token cancelled by the first Ctrl-C (or SIGTERM). A run given it ends
@@ -140,12 +143,18 @@ pub async fn run(args: RunArgs, cancel: &CancellationToken) -> Result<RunOutcome
     let image = match &args.image {
         Some(image) => image.clone(),
         None => {
-            let built = splitbrain_docker::images::ensure_base(&engine, |line| {
+            // A cold build takes a minute: Ctrl-C must not wait for it
+            // (dropping the build kills mmdebstrap).
+            let build = splitbrain_docker::images::ensure_base(&engine, |line| {
                 tracing::info!("image: {line}");
                 eprintln!("image: {line}");
-            })
-            .await
-            .context("failed to prepare the base image")?;
+            });
+            let built = tokio::select! {
+                r = build => r.context("failed to prepare the base image")?,
+                _ = cancel.cancelled() => {
+                    return Err(anyhow!("interrupted while preparing the base image").into())
+                }
+            };
             built.reference
         }
     };
@@ -592,5 +601,6 @@ fn check_and_report(
         run_dir: run_dir.path.clone(),
         seed,
         summary,
+        interrupted: liveness.interrupted,
     })
 }

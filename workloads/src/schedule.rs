@@ -76,7 +76,9 @@ impl std::fmt::Display for FaultKind {
 
 /// Faults applied together in one window, written `clock+client-pause`:
 /// each is drawn as if alone, in the order given; they start in that order
-/// and are undone in reverse. A single kind is the usual case.
+/// and are undone in reverse, so the order says which heal comes first
+/// (`partition+clock`: the clock heals while the partition still holds). A
+/// single kind is the usual case.
 ///
 /// Kinds that work the same machinery cannot share a window: `partition`
 /// and `packet` both rewrite the nodes' iptables rules, and `kill` and

@@ -137,8 +137,6 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Reads a history. Lines that do not parse are counted and skipped:
-    /// a report of a damaged history is more useful than none.
     /// How many band rows the fault windows need (at least one).
     pub fn fault_rows(&self) -> usize {
         self.windows.iter().map(|w| w.row + 1).max().unwrap_or(1)
@@ -158,6 +156,8 @@ impl Timeline {
         stretches
     }
 
+    /// Reads a history. Lines that do not parse are counted and skipped:
+    /// a report of a damaged history is more useful than none.
     pub fn read(reader: impl BufRead) -> std::io::Result<Timeline> {
         let mut b = Builder::default();
         for (n, line) in reader.lines().enumerate() {

@@ -5,7 +5,9 @@
 //! Every request is bounded by a [`ClientConfig`] timeout enforced here.
 //! Leases are renewed only by `renew` operations, never in the background,
 //! so a process that stops invoking lets its lease lapse, as a stalled
-//! holder would.
+//! holder would. The one exception is inside a grant: a grant that waited
+//! at the service for more than half its lease is renewed before the
+//! `acquire` completes (see `refresh_slow_grant`).
 
 use std::collections::HashMap;
 use std::time::Duration;
