@@ -28,6 +28,54 @@ fn assert_ok(c: &Completion) {
     assert_eq!(c.kind, OpType::Ok, "{c:?}");
 }
 
+/// One node of the reference service in mode `safe`, from a manifest
+/// written here, started on loopback block `block` and ready.
+struct OneNode {
+    target: AdapterTarget,
+    nodes: Vec<NodeAddr>,
+    node: Node,
+    _dir: tempfile::TempDir,
+}
+
+async fn one_safe_node(block: u8) -> OneNode {
+    let ips = loopback_ips(block, 1);
+    let port = free_port(&ips);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        r#"
+name = "one"
+protocol = 1
+binary = "{BINARY}"
+command = ["{{binary}}", "--mode", "safe", "--node", "{{node}}", "--listen", "{{ip}}:{{port}}", "--data-dir", "{{data_dir}}"]
+process_name = "splitbrain-lockservice"
+port = {port}
+data_dir = "/unused"
+faults = ["kill"]
+"#
+    );
+    let path = dir.path().join("one.toml");
+    std::fs::write(&path, text).expect("write manifest");
+    let target = AdapterTarget::from_manifest_file(&path)
+        .expect("manifest")
+        .with_data_root(dir.path());
+    let nodes = vec![NodeAddr {
+        name: "n1".into(),
+        ip: ips[0],
+    }];
+    let cmd = target.service(&nodes[0], &nodes);
+    let mut argv = cmd.argv;
+    argv[0] = BINARY.to_string();
+    let addr = format!("{}:{port}", ips[0]).parse().expect("address");
+    let node = Node::start(argv, cmd.env, "n1", addr, dir.path().join("n1.log"));
+    node.wait_ready().await;
+    OneNode {
+        target,
+        nodes,
+        node,
+        _dir: dir,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_service_runs_from_its_manifest() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/reference-service.toml");
@@ -125,36 +173,12 @@ async fn reference_service_runs_from_its_manifest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_is_an_unreachable_probe_and_a_refused_request() {
-    let ips = loopback_ips(52, 1);
-    let port = free_port(&ips);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        r#"
-name = "one"
-protocol = 1
-binary = "{BINARY}"
-command = ["{{binary}}", "--mode", "safe", "--node", "{{node}}", "--listen", "{{ip}}:{{port}}", "--data-dir", "{{data_dir}}"]
-process_name = "splitbrain-lockservice"
-port = {port}
-data_dir = "/unused"
-faults = ["kill"]
-"#
-    );
-    let path = dir.path().join("one.toml");
-    std::fs::write(&path, text).expect("write manifest");
-    let target = AdapterTarget::from_manifest_file(&path)
-        .expect("manifest")
-        .with_data_root(dir.path());
-    let nodes = vec![NodeAddr {
-        name: "n1".into(),
-        ip: ips[0],
-    }];
-    let cmd = target.service(&nodes[0], &nodes);
-    let mut argv = cmd.argv;
-    argv[0] = BINARY.to_string();
-    let addr = format!("{}:{port}", ips[0]).parse().expect("address");
-    let mut node = Node::start(argv, cmd.env, "n1", addr, dir.path().join("n1.log"));
-    node.wait_ready().await;
+    let OneNode {
+        target,
+        nodes,
+        mut node,
+        _dir,
+    } = one_safe_node(52).await;
     target
         .probe(&nodes[0], Duration::from_secs(1))
         .await
@@ -174,36 +198,12 @@ faults = ["kill"]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grant_that_waited_longer_than_its_lease_counts_the_lease_from_a_renewal() {
-    let ips = loopback_ips(53, 1);
-    let port = free_port(&ips);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let text = format!(
-        r#"
-name = "one"
-protocol = 1
-binary = "{BINARY}"
-command = ["{{binary}}", "--mode", "safe", "--node", "{{node}}", "--listen", "{{ip}}:{{port}}", "--data-dir", "{{data_dir}}"]
-process_name = "splitbrain-lockservice"
-port = {port}
-data_dir = "/unused"
-faults = ["kill"]
-"#
-    );
-    let path = dir.path().join("one.toml");
-    std::fs::write(&path, text).expect("write manifest");
-    let target = AdapterTarget::from_manifest_file(&path)
-        .expect("manifest")
-        .with_data_root(dir.path());
-    let nodes = vec![NodeAddr {
-        name: "n1".into(),
-        ip: ips[0],
-    }];
-    let cmd = target.service(&nodes[0], &nodes);
-    let mut argv = cmd.argv;
-    argv[0] = BINARY.to_string();
-    let addr = format!("{}:{port}", ips[0]).parse().expect("address");
-    let node = Node::start(argv, cmd.env, "n1", addr, dir.path().join("n1.log"));
-    node.wait_ready().await;
+    let OneNode {
+        target,
+        nodes,
+        node: _node,
+        _dir,
+    } = one_safe_node(53).await;
 
     let clock = HistoryClock::start();
     let lease_ns = 1_000_000_000;
