@@ -31,6 +31,8 @@ mod reader;
 mod value;
 
 pub use reader::{read_history, read_history_from, HistoryError, Warning, MAX_LINE_BYTES};
+/// Defined in the vocabulary crate, where clients produce them.
+pub use splitbrain_vocab::op::{OpType, F};
 pub use value::{CompactValue, Element};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -87,83 +89,6 @@ impl std::fmt::Display for Process {
             Process::Client(p) => write!(f, "p{p}"),
             Process::Nemesis => f.write_str("nemesis"),
         }
-    }
-}
-
-/// Whether a record is an invocation or a completion, and how it completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OpType {
-    Invoke,
-    /// Took effect.
-    Ok,
-    /// Did not take effect.
-    Fail,
-    /// May or may not have taken effect (timeouts, lost connections).
-    Info,
-}
-
-/// The operation's function. Client functions are fixed; nemesis functions are free-form.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum F {
-    Acquire,
-    Release,
-    Renew,
-    Write,
-    Read,
-    Campaign,
-    Resign,
-    Observe,
-    /// Anything else, such as a nemesis's `start-partition`.
-    Other(String),
-}
-
-impl F {
-    pub fn as_str(&self) -> &str {
-        match self {
-            F::Acquire => "acquire",
-            F::Release => "release",
-            F::Renew => "renew",
-            F::Write => "write",
-            F::Read => "read",
-            F::Campaign => "campaign",
-            F::Resign => "resign",
-            F::Observe => "observe",
-            F::Other(s) => s,
-        }
-    }
-
-    pub fn parse(s: &str) -> F {
-        match s {
-            "acquire" => F::Acquire,
-            "release" => F::Release,
-            "renew" => F::Renew,
-            "write" => F::Write,
-            "read" => F::Read,
-            "campaign" => F::Campaign,
-            "resign" => F::Resign,
-            "observe" => F::Observe,
-            other => F::Other(other.to_string()),
-        }
-    }
-}
-
-impl std::fmt::Display for F {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for F {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for F {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(F::parse(&s))
     }
 }
 

@@ -20,9 +20,9 @@ pub mod images;
 pub mod packet;
 pub mod partition;
 pub mod readiness;
-pub mod selector;
 pub mod subnet;
-pub mod topology;
+/// Grudges are cut in the vocabulary crate; partitions apply them here.
+pub use splitbrain_vocab::topology;
 
 pub use cluster::{Cluster, ClusterSpec, ExecOutput, NodeInfo, ProcessState, ServiceSpec};
 pub use engine::{Engine, EngineOptions};

@@ -11,7 +11,8 @@ use anyhow::anyhow;
 use serde::Serialize;
 use splitbrain_checkers::verdict::Validity;
 use splitbrain_targets::redis::RedisPersistence;
-use splitbrain_workloads::{ClockMode, FaultKind, FaultSet, Topology, Victims, WorkloadKind};
+use splitbrain_vocab::{ClockMode, FaultKind, FaultSet, Topology, Victims};
+use splitbrain_workloads::WorkloadKind;
 
 use crate::exit::CommandError;
 

@@ -19,12 +19,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use splitbrain_docker::clock as docker_clock;
-use splitbrain_docker::selector::NodeSelector;
-use splitbrain_docker::topology::{self, Topology as Cut};
 use splitbrain_docker::Cluster;
 use splitbrain_targets::target::{NodeAddr, Target};
-use splitbrain_workloads::schedule::{ClockMode, Topology, Victims};
-use splitbrain_workloads::{FaultKind, FaultPlan, ScheduledFault};
+use splitbrain_vocab::topology::sides;
+use splitbrain_vocab::{ClockMode, Cut, FaultKind, FaultPlan, ScheduledFault, Victims};
 
 use crate::recorder::Recorder;
 use crate::worker::Clients;
@@ -126,19 +124,12 @@ impl Nemesis {
     }
 
     async fn victims(&self, victims: Victims, rng: &mut ChaCha8Rng) -> Result<Vec<String>, String> {
-        let selector = match victims {
-            Victims::One => NodeSelector::One,
-            Victims::Minority => NodeSelector::Minority,
-            Victims::Majority => NodeSelector::Majority,
-            Victims::All => NodeSelector::All,
-            Victims::Primaries => NodeSelector::Primaries,
-        };
         let primaries = if victims == Victims::Primaries {
             self.primaries().await
         } else {
             Vec::new()
         };
-        let chosen = selector
+        let chosen = victims
             .resolve(&self.node_names(), &primaries, rng)
             .map_err(|e| e.to_string())?;
         if chosen.is_empty() {
@@ -192,39 +183,31 @@ impl Nemesis {
             FaultPlan::Partition { topology, seed } => {
                 let mut rng = ChaCha8Rng::seed_from_u64(seed);
                 let names = self.node_names();
-                if topology == Topology::Clients {
-                    let cut = NodeSelector::Minority
-                        .resolve(&names, &[], &mut rng)
-                        .map_err(|e| e.to_string())?;
-                    value["nodes"] = json!(cut);
-                    cluster
-                        .isolate_from_clients(&cut)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    return Ok(Active::Partition);
-                }
-                let cut = match topology {
-                    Topology::One => Cut::One,
-                    Topology::Majority => Cut::Majority,
-                    Topology::RandomHalves => Cut::RandomHalves,
-                    Topology::Bridge => Cut::Bridge,
-                    Topology::MajoritiesRing => Cut::MajoritiesRing,
-                    Topology::Primaries | Topology::Clients => Cut::Primaries,
-                };
-                let primaries = if cut == Cut::Primaries {
+                let primaries = if topology == splitbrain_vocab::Topology::Primaries {
                     self.primaries().await
                 } else {
                     Vec::new()
                 };
-                let grudge = cut
-                    .grudge(&names, &primaries, &mut rng)
-                    .map_err(|e| e.to_string())?;
-                value["grudge"] = json!(grudge);
-                value["sides"] = json!(describe_sides(&grudge, &names));
-                cluster
-                    .partition(&grudge)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                match topology
+                    .cut(&names, &primaries, &mut rng)
+                    .map_err(|e| e.to_string())?
+                {
+                    Cut::FromClients(cut) => {
+                        value["nodes"] = json!(cut);
+                        cluster
+                            .isolate_from_clients(&cut)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Cut::Nodes(grudge) => {
+                        value["grudge"] = json!(grudge);
+                        value["sides"] = json!(sides(&grudge, &names));
+                        cluster
+                            .partition(&grudge)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
                 Ok(Active::Partition)
             }
             FaultPlan::Kill { victims, seed } => {
@@ -484,18 +467,6 @@ impl Nemesis {
     pub fn clock_applied(&self) -> Value {
         json!(self.clock_applied)
     }
-}
-
-/// Groups of nodes that still see each other, for the history and the report.
-fn describe_sides(grudge: &topology::Grudge, nodes: &[String]) -> Vec<Vec<String>> {
-    let mut sides: Vec<Vec<String>> = Vec::new();
-    for node in nodes {
-        let seen: Vec<String> = topology::visible(grudge, nodes, node).into_iter().collect();
-        if !sides.contains(&seen) {
-            sides.push(seen);
-        }
-    }
-    sides
 }
 
 /// Notes on a clock heal: patched processes restored, or kept patched

@@ -20,9 +20,8 @@ use splitbrain_docker::clock::Mechanism;
 use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 use splitbrain_targets::client::{ClientConfig, Invocation};
 use splitbrain_targets::target::{NodeAddr, Target};
-use splitbrain_workloads::{
-    FaultKind, FaultSchedule, Pins, ScheduleConfig, Topology, Victims, WorkloadConfig,
-};
+use splitbrain_vocab::{FaultKind, Pins, Topology, Victims};
+use splitbrain_workloads::{FaultSchedule, ScheduleConfig, WorkloadConfig};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 

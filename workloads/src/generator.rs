@@ -6,8 +6,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use splitbrain_checkers::history::{OpType, F};
-use splitbrain_targets::client::{Completion, Invocation};
+use splitbrain_vocab::{Completion, Invocation, OpType, F};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

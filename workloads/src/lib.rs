@@ -16,7 +16,4 @@ pub mod generator;
 pub mod schedule;
 
 pub use generator::{ProcessGenerator, Step, WorkloadConfig, WorkloadKind};
-pub use schedule::{
-    ClockMode, FaultKind, FaultPlan, FaultSchedule, FaultSet, Pins, ScheduleConfig, ScheduledFault,
-    Topology, Victims,
-};
+pub use schedule::{FaultSchedule, ScheduleConfig};

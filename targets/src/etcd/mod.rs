@@ -94,15 +94,7 @@ pub fn resource_key(key: &str) -> String {
     format!("/splitbrain/resource/{key}")
 }
 
-/// How a client writes the protected resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteMode {
-    /// A transaction that only puts if the writer's lock key still has the
-    /// writer's token as create revision: a stale holder's write fails.
-    Fenced,
-    /// A plain put: a stale holder's write succeeds and can lose updates.
-    Unguarded,
-}
+pub use splitbrain_vocab::WriteMode;
 
 /// etcd 3.4+ deployed one member per node.
 #[derive(Debug, Clone)]

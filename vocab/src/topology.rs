@@ -11,60 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use crate::fault::{Topology, Victims};
+
 /// Node name to the nodes it drops traffic from.
 pub type Grudge = BTreeMap<String, BTreeSet<String>>;
 
-/// A named way to cut a cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Topology {
-    /// One random node cut off from all others.
-    One,
-    /// A random strict majority (⌊n/2⌋+1 nodes) cut off from the rest.
-    Majority,
-    /// A random split into halves; with an even count neither side has a
-    /// majority.
-    RandomHalves,
-    /// Two halves that cannot see each other and one node that sees both.
-    Bridge,
-    /// A ring in which every node sees a majority of nodes (itself
-    /// included) and no two nodes see the same one.
-    MajoritiesRing,
-    /// The target's primaries cut off from everyone else.
-    Primaries,
-}
-
-impl std::str::FromStr for Topology {
-    type Err = TopologyError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "one" => Topology::One,
-            "majority" => Topology::Majority,
-            "random-halves" => Topology::RandomHalves,
-            "bridge" => Topology::Bridge,
-            "majorities-ring" => Topology::MajoritiesRing,
-            "primaries" => Topology::Primaries,
-            other => return Err(TopologyError::Unknown(other.to_string())),
-        })
-    }
-}
-
-impl std::fmt::Display for Topology {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Topology::One => "one",
-            Topology::Majority => "majority",
-            Topology::RandomHalves => "random-halves",
-            Topology::Bridge => "bridge",
-            Topology::MajoritiesRing => "majorities-ring",
-            Topology::Primaries => "primaries",
-        })
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TopologyError {
-    #[error("failed to parse topology {0:?}: expected one, majority, random-halves, bridge, majorities-ring or primaries")]
-    Unknown(String),
     #[error("failed to build a {topology} partition: needs at least {needed} nodes, have {have}")]
     TooFewNodes {
         topology: Topology,
@@ -73,11 +26,42 @@ pub enum TopologyError {
     },
     #[error("failed to build a primaries partition: {0}")]
     BadPrimaries(String),
+    #[error("failed to build a grudge: the clients topology cuts nodes from the clients, not from each other")]
+    NotAGrudge,
+    #[error("failed to choose the nodes to cut off: {0}")]
+    Select(#[from] crate::select::SelectorError),
+}
+
+/// How a partition cuts the network, resolved to node names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cut {
+    /// Nodes drop traffic from each other.
+    Nodes(Grudge),
+    /// These nodes drop traffic from the clients (the controller) only.
+    FromClients(Vec<String>),
 }
 
 impl Topology {
-    /// The grudge for `nodes`. `primaries` is only read by
-    /// [`Topology::Primaries`].
+    /// The cut for `nodes`: the one place a [`Topology`] becomes node
+    /// names. `primaries` is only read by [`Topology::Primaries`].
+    pub fn cut<R: Rng + ?Sized>(
+        self,
+        nodes: &[String],
+        primaries: &[String],
+        rng: &mut R,
+    ) -> Result<Cut, TopologyError> {
+        match self {
+            // A minority, drawn as victims are, so seeds keep their cuts.
+            Topology::Clients => Victims::Minority
+                .resolve(nodes, &[], rng)
+                .map(Cut::FromClients)
+                .map_err(TopologyError::from),
+            _ => self.grudge(nodes, primaries, rng).map(Cut::Nodes),
+        }
+    }
+
+    /// The grudge for `nodes`, for every topology that cuts nodes from
+    /// each other ([`Topology::Clients`] does not: see [`Topology::cut`]).
     pub fn grudge<R: Rng + ?Sized>(
         self,
         nodes: &[String],
@@ -91,8 +75,22 @@ impl Topology {
             Topology::Bridge => bridge(nodes, rng),
             Topology::MajoritiesRing => majorities_ring(nodes, rng),
             Topology::Primaries => isolate_primaries(nodes, primaries),
+            Topology::Clients => Err(TopologyError::NotAGrudge),
         }
     }
+}
+
+/// Groups of nodes that still see each other under `grudge`, in node
+/// order: what the history and the report say a partition left.
+pub fn sides(grudge: &Grudge, nodes: &[String]) -> Vec<Vec<String>> {
+    let mut sides: Vec<Vec<String>> = Vec::new();
+    for node in nodes {
+        let seen: Vec<String> = visible(grudge, nodes, node).into_iter().collect();
+        if !sides.contains(&seen) {
+            sides.push(seen);
+        }
+    }
+    sides
 }
 
 fn need(topology: Topology, nodes: &[String], needed: usize) -> Result<(), TopologyError> {
