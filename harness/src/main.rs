@@ -9,6 +9,7 @@ mod cmd_images;
 mod cmd_report;
 mod cmd_run;
 mod exit;
+mod fault;
 mod junit;
 mod logging;
 mod nemesis;

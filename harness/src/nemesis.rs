@@ -1,5 +1,6 @@
-//! The nemesis: applies a schedule's faults to the live cluster and records
-//! each start and stop as a `nemesis` op in the history.
+//! The nemesis: applies a schedule's fault windows to the live cluster,
+//! through each fault's package (see [`crate::fault`]), and records each
+//! start and stop as a `nemesis` op in the history.
 //!
 //! One fault window is active at a time, holding one fault or a set of them
 //! (`clock+client-pause`), started in the order written and undone in
@@ -11,89 +12,35 @@
 //! whatever the bookkeeping says, so a fault that failed halfway still ends
 //! healed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use serde_json::json;
+use splitbrain_vocab::{FaultKind, FaultPlan, ScheduledFault};
 use std::sync::Arc;
-use std::time::Duration;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use serde_json::{json, Value};
-use splitbrain_docker::clock as docker_clock;
-use splitbrain_docker::Cluster;
-use splitbrain_targets::target::{NodeAddr, Target};
-use splitbrain_vocab::topology::sides;
-use splitbrain_vocab::{ClockMode, Cut, FaultKind, FaultPlan, ScheduledFault, Victims};
-
+use crate::fault::record::{self, FaultRecord};
+use crate::fault::{package, FaultCtx, REGISTRY};
 use crate::recorder::Recorder;
-use crate::worker::Clients;
-
-/// Bound on asking the target for its primaries.
-const PRIMARIES_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct Nemesis {
-    /// The clock tools are installed on every node (clock faults enabled).
-    clock_installed: bool,
-    /// Per node, the mechanisms that actually skewed a service process there
-    /// and the pids they reached; what run.json reports.
-    clock_applied: BTreeMap<String, BTreeMap<&'static str, BTreeSet<u32>>>,
-    cluster: Arc<Cluster>,
-    target: Arc<dyn Target>,
-    nodes: Vec<NodeAddr>,
+    ctx: FaultCtx,
     recorder: Arc<Recorder>,
-    clients: Arc<Clients>,
     /// The window's faults in the order they started.
     active: Vec<Active>,
 }
 
-/// What is in force and how to undo it.
-enum Active {
-    Partition,
-    Kill(Vec<String>),
-    Pause(Vec<String>),
-    Packet(Vec<String>),
-    Clock(Vec<String>),
-    ClientPause,
-    /// The fault could not be applied; nothing to undo.
-    Refused(FaultKind),
-}
-
-impl Active {
-    fn kind(&self) -> FaultKind {
-        match self {
-            Active::Partition => FaultKind::Partition,
-            Active::Kill(_) => FaultKind::Kill,
-            Active::Pause(_) => FaultKind::Pause,
-            Active::Packet(_) => FaultKind::Packet,
-            Active::Clock(_) => FaultKind::Clock,
-            Active::ClientPause => FaultKind::ClientPause,
-            Active::Refused(kind) => *kind,
-        }
-    }
+/// A fault in force: its kind and the nodes its undo is given; `None`
+/// when it could not be applied (nothing to undo).
+struct Active {
+    kind: FaultKind,
+    nodes: Option<Vec<String>>,
 }
 
 impl Nemesis {
-    pub fn new(
-        clock_installed: bool,
-        cluster: Arc<Cluster>,
-        target: Arc<dyn Target>,
-        nodes: Vec<NodeAddr>,
-        recorder: Arc<Recorder>,
-        clients: Arc<Clients>,
-    ) -> Nemesis {
+    pub fn new(ctx: FaultCtx, recorder: Arc<Recorder>) -> Nemesis {
         Nemesis {
-            clock_installed,
-            clock_applied: BTreeMap::new(),
-            cluster,
-            target,
-            nodes,
+            ctx,
             recorder,
-            clients,
             active: Vec::new(),
         }
-    }
-
-    fn node_names(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| n.name.clone()).collect()
     }
 
     /// A few words for the progress line.
@@ -104,38 +51,15 @@ impl Nemesis {
         let parts: Vec<String> = self
             .active
             .iter()
-            .map(|active| match active {
-                Active::Refused(kind) => format!("{kind} refused"),
-                Active::Kill(n) => format!("kill {}", n.join(",")),
-                Active::Pause(n) => format!("pause {}", n.join(",")),
-                Active::Packet(n) => format!("packet {}", n.join(",")),
-                Active::Clock(n) => format!("clock {}", n.join(",")),
-                a => a.kind().to_string(),
+            .map(|active| match &active.nodes {
+                None => format!("{} refused", active.kind),
+                Some(nodes) if nodes.is_empty() || active.kind == FaultKind::Partition => {
+                    active.kind.to_string()
+                }
+                Some(nodes) => format!("{} {}", active.kind, nodes.join(",")),
             })
             .collect();
         parts.join(" + ")
-    }
-
-    async fn primaries(&self) -> Vec<String> {
-        match self.target.as_primaries() {
-            Some(p) => p.primaries(&self.nodes, PRIMARIES_TIMEOUT).await,
-            None => Vec::new(),
-        }
-    }
-
-    async fn victims(&self, victims: Victims, rng: &mut ChaCha8Rng) -> Result<Vec<String>, String> {
-        let primaries = if victims == Victims::Primaries {
-            self.primaries().await
-        } else {
-            Vec::new()
-        };
-        let chosen = victims
-            .resolve(&self.node_names(), &primaries, rng)
-            .map_err(|e| e.to_string())?;
-        if chosen.is_empty() {
-            return Err("no node matched (the target reported no primary)".to_string());
-        }
-        Ok(chosen)
     }
 
     /// Starts every fault of a window, in order, after stopping the last
@@ -152,336 +76,75 @@ impl Nemesis {
     /// about the run.
     async fn start(&mut self, plan: &FaultPlan) {
         let kind = plan.kind();
+        let fault = package(kind);
         let f = format!("start-{kind}");
-        let mut value = serde_json::to_value(plan).unwrap_or(json!(null));
-        let applied = self.apply(plan, &mut value).await;
+        let mut rec = FaultRecord::default();
+        let applied = match fault.refusal(&self.ctx) {
+            Some(refusal) => Err(refusal),
+            None => fault.apply(&mut self.ctx, plan, &mut rec).await,
+        };
+        let value = record::start_value(plan, &rec);
         match applied {
-            Ok(active) => {
+            Ok(nodes) => {
                 tracing::info!("{f}: {value}");
                 self.recorder.nemesis(&f, value, None);
-                self.active.push(active);
+                self.active.push(Active {
+                    kind,
+                    nodes: Some(nodes),
+                });
             }
             Err(error) => {
                 tracing::warn!("{f} failed: {error}");
                 self.recorder.nemesis(&f, value, Some(error));
-                self.active.push(Active::Refused(kind));
+                self.active.push(Active { kind, nodes: None });
             }
-        }
-    }
-
-    async fn apply(
-        &mut self,
-        plan: &FaultPlan,
-        value: &mut serde_json::Value,
-    ) -> Result<Active, String> {
-        let cluster = self.cluster.clone();
-        let cluster = &cluster;
-        if let Some(refusal) = self.target.fault_refusal(plan.kind().as_str()) {
-            return Err(refusal);
-        }
-        match *plan {
-            FaultPlan::Partition { topology, seed } => {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                let names = self.node_names();
-                let primaries = if topology == splitbrain_vocab::Topology::Primaries {
-                    self.primaries().await
-                } else {
-                    Vec::new()
-                };
-                match topology
-                    .cut(&names, &primaries, &mut rng)
-                    .map_err(|e| e.to_string())?
-                {
-                    Cut::FromClients(cut) => {
-                        value["nodes"] = json!(cut);
-                        cluster
-                            .isolate_from_clients(&cut)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                    Cut::Nodes(grudge) => {
-                        value["grudge"] = json!(grudge);
-                        value["sides"] = json!(sides(&grudge, &names));
-                        cluster
-                            .partition(&grudge)
-                            .await
-                            .map_err(|e| e.to_string())?;
-                    }
-                }
-                Ok(Active::Partition)
-            }
-            FaultPlan::Kill { victims, seed } => {
-                let chosen = self
-                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
-                    .await?;
-                value["nodes"] = json!(chosen);
-                self.require(self.target.as_kill().is_some(), "kill")?;
-                for node in &chosen {
-                    cluster
-                        .kill_service(node)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(Active::Kill(chosen))
-            }
-            FaultPlan::Pause { victims, seed } => {
-                let chosen = self
-                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
-                    .await?;
-                value["nodes"] = json!(chosen);
-                self.require(self.target.as_pause().is_some(), "pause")?;
-                for node in &chosen {
-                    cluster
-                        .pause_service(node)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(Active::Pause(chosen))
-            }
-            FaultPlan::Clock {
-                victims,
-                clock,
-                seed,
-            } => {
-                if !self.clock_installed {
-                    return Err(self.target.clock_refusal().unwrap_or_else(|| {
-                        format!(
-                            "refused: target {} does not support clock faults",
-                            self.target.name()
-                        )
-                    }));
-                }
-                let chosen = self
-                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
-                    .await?;
-                value["nodes"] = json!(chosen);
-                for node in &chosen {
-                    let outcome = match clock {
-                        ClockMode::Bump { delta_ms } => {
-                            docker_clock::bump(cluster, node, delta_ms).await
-                        }
-                        ClockMode::Strobe {
-                            delta_ms,
-                            period_ms,
-                        } => docker_clock::strobe(cluster, node, delta_ms, period_ms as i64).await,
-                        ClockMode::Rate { rate } => docker_clock::rate(cluster, node, rate).await,
-                    }
-                    .map_err(|e| e.to_string())?;
-                    value["processes"][node.as_str()] = self.note_skewed(node, &outcome.processes);
-                }
-                Ok(Active::Clock(chosen))
-            }
-            FaultPlan::Packet {
-                victims,
-                delay_ms,
-                jitter_ms,
-                loss_pct,
-                seed,
-            } => {
-                let chosen = self
-                    .victims(victims, &mut ChaCha8Rng::seed_from_u64(seed))
-                    .await?;
-                value["nodes"] = json!(chosen);
-                for node in &chosen {
-                    cluster
-                        .packet_fault(node, delay_ms, jitter_ms, loss_pct)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                Ok(Active::Packet(chosen))
-            }
-            FaultPlan::ClientPause { pause_ms, .. } => {
-                // Wait briefly for someone to hold something: stalling an idle client proves nothing.
-                let mut holders = self.clients.holding();
-                for _ in 0..40 {
-                    if !holders.is_empty() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    holders = self.clients.holding();
-                }
-                let Some(&(slot, process)) = holders.first() else {
-                    return Err("no client held a lock or leadership to stall".to_string());
-                };
-                value["process"] = json!(process);
-                self.clients
-                    .request_stall(slot, Duration::from_millis(pause_ms));
-                Ok(Active::ClientPause)
-            }
-        }
-    }
-
-    fn require(&self, supported: bool, fault: &str) -> Result<(), String> {
-        if supported {
-            Ok(())
-        } else {
-            Err(format!(
-                "refused: target {} does not support {fault}",
-                self.target.name()
-            ))
         }
     }
 
     /// Undoes the active faults, the last started first, and records each stop.
     pub async fn stop(&mut self) {
         while let Some(active) = self.active.pop() {
-            let f = format!("stop-{}", active.kind());
-            let mut value = json!({ "fault": active.kind().as_str() });
-            let result = self.undo(&active, &mut value).await;
-            match result {
-                Ok(()) => self.recorder.nemesis(&f, value, None),
-                Err(e) => {
-                    tracing::warn!("{f} failed: {e}");
-                    self.recorder.nemesis(&f, value, Some(e))
-                }
+            let f = format!("stop-{}", active.kind);
+            let mut rec = FaultRecord {
+                fault: Some(active.kind),
+                ..FaultRecord::default()
             };
+            let errors = match &active.nodes {
+                Some(nodes) => {
+                    let fault = package(active.kind);
+                    fault.undo(&mut self.ctx, nodes, &mut rec).await
+                }
+                None => Vec::new(),
+            };
+            self.record_errors(&f, record::value(&rec), errors);
         }
     }
 
-    /// Undoes `active`, noting in `value` what the undo did beyond the obvious
-    /// (clock patches kept or put back on restarted processes).
-    async fn undo(&mut self, active: &Active, value: &mut Value) -> Result<(), String> {
-        let cluster = self.cluster.clone();
-        let mut errors = Vec::new();
-        match active {
-            Active::Partition => {
-                if let Err(e) = cluster.heal_partitions().await {
-                    errors.push(e.to_string());
-                }
-            }
-            Active::Kill(nodes) => {
-                for node in nodes {
-                    if let Err(e) = cluster.restart_service(node).await {
-                        errors.push(e.to_string());
-                    } else if let Err(e) = self.reapply_clock(node, value).await {
-                        errors.push(e);
-                    }
-                }
-            }
-            Active::Pause(nodes) => {
-                for node in nodes {
-                    if let Err(e) = cluster.resume_service(node).await {
-                        errors.push(e.to_string());
-                    }
-                }
-            }
-            Active::Packet(nodes) => {
-                for node in nodes {
-                    if let Err(e) = cluster.heal_packet_fault(node).await {
-                        errors.push(e.to_string());
-                    }
-                }
-            }
-            Active::Clock(nodes) => {
-                for node in nodes {
-                    match docker_clock::heal(&cluster, node).await {
-                        Ok(healed) => note_heal(value, node, &healed),
-                        Err(e) => errors.push(e.to_string()),
-                    }
-                }
-            }
-            Active::ClientPause | Active::Refused(_) => {}
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors.join("; "))
-        }
-    }
-
-    /// The final heal: stop the active faults, then undo every kind of fault
-    /// on every node regardless, and restart any service that is not running.
+    /// The final heal: stop the active faults, then let every fault undo
+    /// itself everywhere, whatever the bookkeeping says.
     pub async fn heal_all(&mut self) {
         self.stop().await;
-        let cluster = self.cluster.clone();
-        let mut value = json!({ "nodes": self.node_names() });
+        let mut rec = FaultRecord {
+            nodes: Some(self.ctx.node_names()),
+            ..FaultRecord::default()
+        };
         let mut errors = Vec::new();
-        if let Err(e) = cluster.heal_partitions().await {
-            errors.push(e.to_string());
+        for fault in REGISTRY {
+            errors.extend(fault.heal_everywhere(&mut self.ctx, &mut rec).await);
         }
-        for node in self.node_names() {
-            if let Err(e) = cluster.heal_packet_fault(&node).await {
-                errors.push(e.to_string());
-            }
-            if let Err(e) = cluster.resume_service(&node).await {
-                errors.push(e.to_string());
-            }
-            if self.clock_installed {
-                match docker_clock::heal(&cluster, &node).await {
-                    Ok(healed) => note_heal(&mut value, &node, &healed),
-                    Err(e) => errors.push(e.to_string()),
-                }
-            }
-            match cluster.is_running(&node).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    if let Err(e) = cluster.restart_service(&node).await {
-                        errors.push(e.to_string());
-                    } else if let Err(e) = self.reapply_clock(&node, &mut value).await {
-                        errors.push(e);
-                    }
-                }
-                Err(e) => errors.push(e.to_string()),
-            }
-        }
+        self.record_errors("heal", record::value(&rec), errors);
+    }
+
+    fn record_errors(&self, f: &str, value: serde_json::Value, errors: Vec<String>) {
         let error = (!errors.is_empty()).then(|| errors.join("; "));
-        self.recorder.nemesis("heal", value, error);
-    }
-
-    /// A restarted service on `node` reads its node's clock again if that
-    /// is still skewed (a patched process does not survive its restart).
-    async fn reapply_clock(&mut self, node: &str, value: &mut Value) -> Result<(), String> {
-        if !self.clock_installed {
-            return Ok(());
+        if let Some(e) = &error {
+            tracing::warn!("{f} failed: {e}");
         }
-        let reached = docker_clock::reapply(&self.cluster, node)
-            .await
-            .map_err(|e| e.to_string())?;
-        if !reached.is_empty() {
-            value["clock_reapplied"][node] = self.note_skewed(node, &reached);
-        }
-        Ok(())
-    }
-
-    /// Records which mechanism reached which process; returns it as JSON for
-    /// the nemesis event.
-    fn note_skewed(&mut self, node: &str, processes: &[docker_clock::SkewedProcess]) -> Value {
-        let applied = self.clock_applied.entry(node.to_string()).or_default();
-        for p in processes {
-            applied
-                .entry(p.mechanism.as_str())
-                .or_default()
-                .insert(p.pid);
-        }
-        json!(processes
-            .iter()
-            .map(|p| json!({
-                "pid": p.pid,
-                "mechanism": p.mechanism.as_str(),
-                "newly_patched": p.newly_patched,
-            }))
-            .collect::<Vec<_>>())
+        self.recorder.nemesis(f, value, error);
     }
 
     /// Per node, which mechanisms skewed which service pids during the run.
-    pub fn clock_applied(&self) -> Value {
-        json!(self.clock_applied)
-    }
-}
-
-/// Notes on a clock heal: patched processes restored, or kept patched
-/// because their monotonic clocks are ahead.
-fn note_heal(value: &mut Value, node: &str, healed: &docker_clock::HealOutcome) {
-    if !healed.restored.is_empty() {
-        value["vdso_restored"][node] = json!(healed.restored);
-    }
-    if !healed.kept.is_empty() {
-        value["vdso_kept"][node] = json!(healed
-            .kept
-            .iter()
-            .map(
-                |(pid, ahead_ns)| json!({ "pid": pid, "monotonic_ahead_ms": ahead_ns / 1_000_000 })
-            )
-            .collect::<Vec<_>>());
+    pub fn clock_applied(&self) -> serde_json::Value {
+        json!(self.ctx.clock_applied)
     }
 }

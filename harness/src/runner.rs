@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cmd_run::RunArgs;
 use crate::exit::CommandError;
+use crate::fault::FaultCtx;
 use crate::nemesis::Nemesis;
 use crate::progress::Progress;
 use crate::recorder::Recorder;
@@ -417,12 +418,15 @@ async fn phases(
         recorder.clone(),
     ));
     let mut nemesis = Nemesis::new(
-        clock_skew_enabled(args, target.as_ref()),
-        cluster.clone(),
-        target.clone(),
-        nodes.clone(),
+        FaultCtx {
+            clock_installed: clock_skew_enabled(args, target.as_ref()),
+            clock_applied: Default::default(),
+            cluster: cluster.clone(),
+            target: target.clone(),
+            nodes: nodes.clone(),
+            clients: clients.clone(),
+        },
         recorder.clone(),
-        clients.clone(),
     );
 
     let main = Duration::from_secs(args.time_limit_s);

@@ -35,17 +35,10 @@ pub fn f_colour(f: &str) -> &'static str {
     }
 }
 
-/// Colour of a fault kind, shared with the timeline's script.
+/// Colour of a fault kind (its package's), shared with the timeline's
+/// script; grey for a record no package owns.
 pub fn fault_colour(label: &str) -> &'static str {
-    match label {
-        "partition" => "#f59e0b",
-        "kill" => "#ef4444",
-        "pause" => "#8b5cf6",
-        "clock" => "#06b6d4",
-        "packet" => "#84cc16",
-        "client-pause" => "#ec4899",
-        _ => "#94a3b8",
-    }
+    crate::fault::package_named(label).map_or("#94a3b8", |p| p.colour())
 }
 
 pub const OUTCOME_COLOURS: [(&str, &str); 3] =

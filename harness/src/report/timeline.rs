@@ -25,6 +25,8 @@ use std::io::BufRead;
 
 use splitbrain_checkers::history::{Op, OpType, Process};
 
+use crate::fault::{self, record::FaultRecord};
+
 /// Longest value summary kept per op, in characters.
 const VALUE_CHARS: usize = 80;
 
@@ -282,7 +284,12 @@ impl Builder {
             return;
         }
         let f = op.f.as_str();
-        let detail = op.value.as_ref().map(describe_fault).unwrap_or_default();
+        let kind = f.strip_prefix("start-").unwrap_or(f);
+        let detail = op
+            .value
+            .as_ref()
+            .map(|v| describe_fault(kind, v))
+            .unwrap_or_default();
         if let Some(kind) = f.strip_prefix("start-") {
             if let Some(pos) = self.open_faults.remove(kind) {
                 self.t.windows[pos].end_ns = op.time;
@@ -301,17 +308,16 @@ impl Builder {
         } else if let Some(kind) = f.strip_prefix("stop-") {
             if let Some(pos) = self.open_faults.remove(kind) {
                 self.t.windows[pos].end_ns = op.time;
-                if let Some(undone) = op.value.as_ref().and_then(describe_heal) {
+                if let Some(undone) = op.value.as_ref().and_then(|v| describe_undo(kind, v)) {
                     self.t.windows[pos].add_detail(&undone);
                 }
             }
         } else if f == "heal" || f == "heal-all" {
-            let undone = op.value.as_ref().and_then(describe_heal);
             for (kind, pos) in std::mem::take(&mut self.open_faults) {
                 let w = &mut self.t.windows[pos];
                 w.end_ns = op.time;
-                if let (Some(undone), "clock") = (&undone, kind.as_str()) {
-                    w.add_detail(undone);
+                if let Some(undone) = op.value.as_ref().and_then(|v| describe_undo(&kind, v)) {
+                    w.add_detail(&undone);
                 }
             }
         } else {
@@ -518,112 +524,28 @@ pub fn shorten(s: &str, max_chars: usize) -> String {
     out
 }
 
-/// Who a fault hit, from its start record's value: `sides`, `nodes` or `process`.
-fn describe_fault(v: &serde_json::Value) -> String {
-    if let Some(text) = describe_clock(v) {
-        return shorten(&text, VALUE_CHARS);
-    }
-    let names = |x: &serde_json::Value| -> Option<String> {
-        let items = x.as_array()?;
-        Some(
-            items
-                .iter()
-                .map(|i| match i {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Array(_) => format!("[{}]", names_flat(i)),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
+/// Who a fault hit, from its start record's value, as the fault's package
+/// describes it; a value no package can read is shown as it is.
+fn describe_fault(kind: &str, v: &serde_json::Value) -> String {
+    let record = FaultRecord::read(v);
+    let text = match fault::package_named(kind) {
+        Some(package) => package.describe(&record),
+        None => fault::describe_targets(&record),
     };
-    let text = if let Some(sides) = v.get("sides") {
-        match sides {
-            serde_json::Value::String(s) => s.clone(),
-            other => names(other).unwrap_or_else(|| other.to_string()),
-        }
-    } else if let Some(nodes) = v.get("nodes") {
-        names(nodes).unwrap_or_else(|| nodes.to_string())
-    } else if let Some(p) = v.get("process") {
-        format!("p{p}")
+    let text = if !text.is_empty() || v.is_null() {
+        text
     } else if v.is_array() {
-        names(v).unwrap_or_default()
+        names_flat(v)
     } else {
         v.to_string()
     };
     shorten(&text, VALUE_CHARS)
 }
 
-/// "+60000 ms on n2 (pid 31 by vdso-patch)": what a clock fault did, node
-/// by node, with the mechanism that reached each service process.
-fn describe_clock(v: &serde_json::Value) -> Option<String> {
-    let clock = v.get("clock")?;
-    let what = match clock.get("mode")?.as_str()? {
-        "bump" => format!("{:+} ms", clock.get("delta_ms")?.as_i64()?),
-        "strobe" => format!(
-            "strobe {:+} ms every {} ms",
-            clock.get("delta_ms")?.as_i64()?,
-            clock.get("period_ms")?.as_u64()?
-        ),
-        "rate" => format!("rate {}x", clock.get("rate")?.as_f64()?),
-        other => other.to_string(),
-    };
-    let nodes = v.get("nodes")?.as_array()?;
-    let parts: Vec<String> = nodes
-        .iter()
-        .filter_map(|n| n.as_str())
-        .map(|node| {
-            let procs: Vec<String> = v
-                .pointer(&format!("/processes/{node}"))
-                .and_then(|p| p.as_array())
-                .map(|ps| {
-                    ps.iter()
-                        .filter_map(|p| {
-                            Some(format!(
-                                "pid {} by {}",
-                                p.get("pid")?,
-                                p.get("mechanism")?.as_str()?
-                            ))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            if procs.is_empty() {
-                format!("{node} (service down: applies on restart)")
-            } else {
-                format!("{node} ({})", procs.join(", "))
-            }
-        })
-        .collect();
-    Some(format!("{what} on {}", parts.join(", ")))
-}
-
-/// What a clock heal did to patched processes, when it did anything:
-/// "healed: n1 vDSO restored, n2 kept patched (monotonic 14.3 s ahead)".
-fn describe_heal(v: &serde_json::Value) -> Option<String> {
-    let mut parts = Vec::new();
-    if let Some(restored) = v.get("vdso_restored").and_then(|r| r.as_object()) {
-        for node in restored.keys() {
-            parts.push(format!("{node} vDSO restored"));
-        }
-    }
-    if let Some(kept) = v.get("vdso_kept").and_then(|k| k.as_object()) {
-        for (node, procs) in kept {
-            let ahead_ms = procs
-                .as_array()
-                .and_then(|ps| {
-                    ps.iter()
-                        .filter_map(|p| p.get("monotonic_ahead_ms")?.as_i64())
-                        .max()
-                })
-                .unwrap_or(0);
-            parts.push(format!(
-                "{node} kept patched (monotonic {:.1} s ahead)",
-                ahead_ms as f64 / 1000.0
-            ));
-        }
-    }
-    (!parts.is_empty()).then(|| format!("healed: {}", parts.join(", ")))
+/// What undoing a `kind` fault did, from a stop or heal record, when its
+/// package has a word for it.
+fn describe_undo(kind: &str, v: &serde_json::Value) -> Option<String> {
+    fault::package_named(kind)?.describe_undo(&FaultRecord::read(v))
 }
 
 fn names_flat(v: &serde_json::Value) -> String {
@@ -654,13 +576,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            describe_fault(&v),
+            describe_fault("clock", &v),
             "rate 2x on n2 (pid 31 by vdso-patch), n3 (service down: applies on restart)"
         );
         let bump = serde_json::json!({"clock":{"mode":"bump","delta_ms":60000},"nodes":["n1"],
             "processes":{"n1":[{"pid":7,"mechanism":"ld-preload"}]}});
         assert_eq!(
-            describe_fault(&bump),
+            describe_fault("clock", &bump),
             "+60000 ms on n1 (pid 7 by ld-preload)"
         );
     }

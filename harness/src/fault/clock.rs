@@ -1,0 +1,184 @@
+//! `clock`: skew the victims' service clocks (bump, strobe or rate),
+//! through the preload shim or by patching the process's vDSO; healed by
+//! putting real time back (a patch is kept, at real speed, where a fast
+//! rate left the monotonic clocks ahead).
+
+use async_trait::async_trait;
+use splitbrain_docker::clock as docker_clock;
+use splitbrain_vocab::{ClockMode, FaultKind, FaultPlan};
+
+use super::record::{FaultRecord, SkewedRecord};
+use super::{FaultCtx, FaultPackage};
+
+pub struct Clock;
+
+#[async_trait]
+impl FaultPackage for Clock {
+    fn kind(&self) -> FaultKind {
+        FaultKind::Clock
+    }
+
+    fn colour(&self) -> &'static str {
+        "#06b6d4"
+    }
+
+    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
+        let refused = ctx.target.fault_refusal(self.kind().as_str());
+        refused.or_else(|| {
+            (!ctx.clock_installed).then(|| {
+                ctx.target.clock_refusal().unwrap_or_else(|| {
+                    format!(
+                        "refused: target {} does not support clock faults",
+                        ctx.target.name()
+                    )
+                })
+            })
+        })
+    }
+
+    async fn apply(
+        &self,
+        ctx: &mut FaultCtx,
+        plan: &FaultPlan,
+        record: &mut FaultRecord,
+    ) -> Result<Vec<String>, String> {
+        let FaultPlan::Clock {
+            victims,
+            clock,
+            seed,
+        } = *plan
+        else {
+            unreachable!("the clock package was given {plan:?}")
+        };
+        let chosen = ctx.victims(victims, seed).await?;
+        record.nodes = Some(chosen.clone());
+        for node in &chosen {
+            let cluster = &ctx.cluster;
+            let outcome = match clock {
+                ClockMode::Bump { delta_ms } => docker_clock::bump(cluster, node, delta_ms).await,
+                ClockMode::Strobe {
+                    delta_ms,
+                    period_ms,
+                } => docker_clock::strobe(cluster, node, delta_ms, period_ms as i64).await,
+                ClockMode::Rate { rate } => docker_clock::rate(cluster, node, rate).await,
+            }
+            .map_err(|e| e.to_string())?;
+            let reached = note_skewed(ctx, node, &outcome.processes);
+            record.processes.insert(node.clone(), reached);
+        }
+        Ok(chosen)
+    }
+
+    async fn undo(
+        &self,
+        ctx: &mut FaultCtx,
+        nodes: &[String],
+        record: &mut FaultRecord,
+    ) -> Vec<String> {
+        heal(ctx, nodes, record).await
+    }
+
+    async fn heal_everywhere(&self, ctx: &mut FaultCtx, record: &mut FaultRecord) -> Vec<String> {
+        if !ctx.clock_installed {
+            return Vec::new();
+        }
+        heal(ctx, &ctx.node_names(), record).await
+    }
+
+    /// "+60000 ms on n2 (pid 31 by vdso-patch)": what a clock fault did,
+    /// node by node, with the mechanism that reached each service process.
+    fn describe(&self, record: &FaultRecord) -> String {
+        let (Some(clock), Some(nodes)) = (record.clock, &record.nodes) else {
+            return super::describe_targets(record);
+        };
+        let what = match clock {
+            ClockMode::Bump { delta_ms } => format!("{delta_ms:+} ms"),
+            ClockMode::Strobe {
+                delta_ms,
+                period_ms,
+            } => format!("strobe {delta_ms:+} ms every {period_ms} ms"),
+            ClockMode::Rate { rate } => format!("rate {rate}x"),
+        };
+        let parts: Vec<String> = nodes
+            .iter()
+            .map(|node| {
+                let procs: Vec<String> = record
+                    .processes
+                    .get(node)
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("pid {} by {}", p.pid, p.mechanism))
+                    .collect();
+                if procs.is_empty() {
+                    format!("{node} (service down: applies on restart)")
+                } else {
+                    format!("{node} ({})", procs.join(", "))
+                }
+            })
+            .collect();
+        format!("{what} on {}", parts.join(", "))
+    }
+
+    /// "healed: n1 vDSO restored, n2 kept patched (monotonic 14.3 s ahead)".
+    fn describe_undo(&self, record: &FaultRecord) -> Option<String> {
+        let restored = record
+            .vdso_restored
+            .keys()
+            .map(|node| format!("{node} vDSO restored"));
+        let kept = record.vdso_kept.iter().map(|(node, procs)| {
+            let ahead_ms = procs.iter().map(|p| p.monotonic_ahead_ms).max();
+            format!(
+                "{node} kept patched (monotonic {:.1} s ahead)",
+                ahead_ms.unwrap_or(0) as f64 / 1000.0
+            )
+        });
+        let parts: Vec<String> = restored.chain(kept).collect();
+        (!parts.is_empty()).then(|| format!("healed: {}", parts.join(", ")))
+    }
+}
+
+async fn heal(ctx: &mut FaultCtx, nodes: &[String], record: &mut FaultRecord) -> Vec<String> {
+    let mut errors = Vec::new();
+    for node in nodes {
+        match docker_clock::heal(&ctx.cluster, node).await {
+            Ok(healed) => record.note_clock_heal(node, &healed),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    errors
+}
+
+/// A restarted service on `node` reads its node's clock again if that is
+/// still skewed (a patched process does not survive its restart).
+pub async fn reapply_clock(
+    ctx: &mut FaultCtx,
+    node: &str,
+    record: &mut FaultRecord,
+) -> Result<(), String> {
+    if !ctx.clock_installed {
+        return Ok(());
+    }
+    let reached = docker_clock::reapply(&ctx.cluster, node)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !reached.is_empty() {
+        let reached = note_skewed(ctx, node, &reached);
+        record.clock_reapplied.insert(node.to_string(), reached);
+    }
+    Ok(())
+}
+
+/// Books which mechanism reached which process (for run.json) and returns
+/// them for the nemesis record.
+fn note_skewed(
+    ctx: &mut FaultCtx,
+    node: &str,
+    processes: &[docker_clock::SkewedProcess],
+) -> Vec<SkewedRecord> {
+    let applied = ctx.clock_applied.entry(node.to_string()).or_default();
+    for p in processes {
+        let pids = applied.entry(p.mechanism.as_str().to_string()).or_default();
+        pids.insert(p.pid);
+    }
+    processes.iter().map(SkewedRecord::from).collect()
+}

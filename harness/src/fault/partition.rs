@@ -1,0 +1,81 @@
+//! `partition`: iptables drops between nodes (a grudge), or between some
+//! nodes and the clients. Needs nothing of the service.
+
+use async_trait::async_trait;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use splitbrain_vocab::topology::sides;
+use splitbrain_vocab::{Cut, FaultKind, FaultPlan, Topology};
+
+use super::record::FaultRecord;
+use super::{FaultCtx, FaultPackage};
+
+pub struct Partition;
+
+#[async_trait]
+impl FaultPackage for Partition {
+    fn kind(&self) -> FaultKind {
+        FaultKind::Partition
+    }
+
+    fn colour(&self) -> &'static str {
+        "#f59e0b"
+    }
+
+    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
+        ctx.target.fault_refusal(self.kind().as_str())
+    }
+
+    async fn apply(
+        &self,
+        ctx: &mut FaultCtx,
+        plan: &FaultPlan,
+        record: &mut FaultRecord,
+    ) -> Result<Vec<String>, String> {
+        let FaultPlan::Partition { topology, seed } = *plan else {
+            unreachable!("the partition package was given {plan:?}")
+        };
+        let names = ctx.node_names();
+        let primaries = if topology == Topology::Primaries {
+            ctx.primaries().await
+        } else {
+            Vec::new()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let cut = topology.cut(&names, &primaries, &mut rng);
+        match cut.map_err(|e| e.to_string())? {
+            Cut::FromClients(cut) => {
+                record.nodes = Some(cut.clone());
+                ctx.cluster
+                    .isolate_from_clients(&cut)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(cut)
+            }
+            Cut::Nodes(grudge) => {
+                record.sides = Some(sides(&grudge, &names));
+                ctx.cluster
+                    .partition(&grudge)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                record.grudge = Some(grudge);
+                Ok(names)
+            }
+        }
+    }
+
+    async fn undo(&self, ctx: &mut FaultCtx, _: &[String], _: &mut FaultRecord) -> Vec<String> {
+        heal(ctx).await
+    }
+
+    async fn heal_everywhere(&self, ctx: &mut FaultCtx, _: &mut FaultRecord) -> Vec<String> {
+        heal(ctx).await
+    }
+}
+
+async fn heal(ctx: &FaultCtx) -> Vec<String> {
+    match ctx.cluster.heal_partitions().await {
+        Ok(()) => Vec::new(),
+        Err(e) => vec![e.to_string()],
+    }
+}

@@ -1,0 +1,66 @@
+//! `pause`: SIGSTOP the service on the victims; undone by SIGCONT.
+
+use async_trait::async_trait;
+use splitbrain_vocab::{FaultKind, FaultPlan};
+
+use super::record::FaultRecord;
+use super::{FaultCtx, FaultPackage};
+
+pub struct Pause;
+
+#[async_trait]
+impl FaultPackage for Pause {
+    fn kind(&self) -> FaultKind {
+        FaultKind::Pause
+    }
+
+    fn colour(&self) -> &'static str {
+        "#8b5cf6"
+    }
+
+    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
+        let refused = ctx.target.fault_refusal(self.kind().as_str());
+        refused.or_else(|| {
+            let supported = ctx.target.as_pause().is_some();
+            (!supported).then(|| ctx.unsupported(self.kind()))
+        })
+    }
+
+    async fn apply(
+        &self,
+        ctx: &mut FaultCtx,
+        plan: &FaultPlan,
+        record: &mut FaultRecord,
+    ) -> Result<Vec<String>, String> {
+        let FaultPlan::Pause { victims, seed } = *plan else {
+            unreachable!("the pause package was given {plan:?}")
+        };
+        let chosen = ctx.victims(victims, seed).await?;
+        record.nodes = Some(chosen.clone());
+        for node in &chosen {
+            ctx.cluster
+                .pause_service(node)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(chosen)
+    }
+
+    async fn undo(&self, ctx: &mut FaultCtx, nodes: &[String], _: &mut FaultRecord) -> Vec<String> {
+        resume(ctx, nodes).await
+    }
+
+    async fn heal_everywhere(&self, ctx: &mut FaultCtx, _: &mut FaultRecord) -> Vec<String> {
+        resume(ctx, &ctx.node_names()).await
+    }
+}
+
+async fn resume(ctx: &FaultCtx, nodes: &[String]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for node in nodes {
+        if let Err(e) = ctx.cluster.resume_service(node).await {
+            errors.push(e.to_string());
+        }
+    }
+    errors
+}
