@@ -5,6 +5,7 @@
 //! in the harness; these types are what both of them, the history and
 //! `run.json` speak.
 
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -315,6 +316,91 @@ pub enum FaultPlan {
 }
 
 impl FaultPlan {
+    /// Draws a `kind` fault's parameters from `rng`, pins replacing draws
+    /// (the draws still happen, so a seed's other choices stay the same).
+    pub fn draw<R: Rng + ?Sized>(kind: FaultKind, cfg: &DrawContext, rng: &mut R) -> FaultPlan {
+        let seed = rng.random();
+        let node_victims = |rng: &mut R| {
+            let mut choices = vec![
+                Victims::One,
+                Victims::Minority,
+                Victims::Majority,
+                Victims::All,
+            ];
+            if cfg.primaries_available {
+                choices.push(Victims::Primaries);
+            }
+            let drawn = choices[rng.random_range(0..choices.len())];
+            cfg.pins.victims.unwrap_or(drawn)
+        };
+        match kind {
+            FaultKind::Partition => {
+                let mut choices = vec![
+                    Topology::One,
+                    Topology::Majority,
+                    Topology::RandomHalves,
+                    Topology::Bridge,
+                    Topology::MajoritiesRing,
+                    Topology::Clients,
+                ];
+                if cfg.primaries_available {
+                    choices.push(Topology::Primaries);
+                }
+                choices.retain(|t| t.min_nodes() <= cfg.nodes);
+                let drawn = choices[rng.random_range(0..choices.len())];
+                FaultPlan::Partition {
+                    topology: cfg.pins.topology.unwrap_or(drawn),
+                    seed,
+                }
+            }
+            FaultKind::Kill => FaultPlan::Kill {
+                victims: node_victims(rng),
+                seed,
+            },
+            FaultKind::Pause => FaultPlan::Pause {
+                victims: node_victims(rng),
+                seed,
+            },
+            FaultKind::Clock => {
+                // Past the lease in either direction, so lease expiry is at stake.
+                let magnitude_ms = (cfg.lease_ms * rng.random_range(2..=10)) as i64;
+                let clock = match rng.random_range(0..3) {
+                    0 => ClockMode::Bump {
+                        delta_ms: if rng.random_bool(0.75) {
+                            magnitude_ms
+                        } else {
+                            -magnitude_ms
+                        },
+                    },
+                    1 => ClockMode::Strobe {
+                        delta_ms: magnitude_ms,
+                        period_ms: rng.random_range(10..=200),
+                    },
+                    _ => ClockMode::Rate {
+                        rate: [0.5, 2.0, 4.0][rng.random_range(0..3)],
+                    },
+                };
+                FaultPlan::Clock {
+                    victims: node_victims(rng),
+                    clock: cfg.pins.clock.unwrap_or(clock),
+                    seed,
+                }
+            }
+            FaultKind::Packet => FaultPlan::Packet {
+                victims: node_victims(rng),
+                delay_ms: rng.random_range(50..=500),
+                jitter_ms: rng.random_range(0..=50),
+                loss_pct: [0.0, 5.0, 20.0][rng.random_range(0..3)],
+                seed,
+            },
+            FaultKind::ClientPause => FaultPlan::ClientPause {
+                // Long enough that the lease surely expires and someone else is granted it.
+                pause_ms: cfg.lease_ms * 2 + rng.random_range(0..=cfg.lease_ms),
+                seed,
+            },
+        }
+    }
+
     pub fn kind(&self) -> FaultKind {
         match self {
             FaultPlan::Partition { .. } => FaultKind::Partition,
@@ -325,6 +411,19 @@ impl FaultPlan {
             FaultPlan::ClientPause { .. } => FaultKind::ClientPause,
         }
     }
+}
+
+/// What drawing a fault's parameters depends on besides the seed.
+#[derive(Debug, Clone, Copy)]
+pub struct DrawContext<'a> {
+    /// Clock skews and client pauses are drawn past the lease.
+    pub lease_ms: u64,
+    /// Cluster size: partitions that need more nodes are not drawn.
+    pub nodes: usize,
+    /// The target can name its primaries, so they may be aimed at.
+    pub primaries_available: bool,
+    /// Choices fixed by the user instead of drawn.
+    pub pins: &'a Pins,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,9 +19,8 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use splitbrain_vocab::{
-    ClockMode, FaultKind, FaultPlan, FaultSet, Pins, ScheduledFault, Topology, Victims,
-};
+use splitbrain_vocab::fault::DrawContext;
+use splitbrain_vocab::{FaultPlan, FaultSet, Pins, ScheduledFault};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScheduleConfig {
@@ -54,6 +53,12 @@ impl FaultSchedule {
         if cfg.faults.is_empty() || cfg.interval_ms == 0 {
             return FaultSchedule { faults };
         }
+        let draw = DrawContext {
+            lease_ms: cfg.lease_ms,
+            nodes: cfg.nodes,
+            primaries_available: cfg.primaries_available,
+            pins: &cfg.pins,
+        };
         let mut t = cfg.interval_ms;
         while t + cfg.interval_ms <= cfg.duration_ms {
             // A single kind draws exactly what it drew before sets existed,
@@ -62,7 +67,7 @@ impl FaultSchedule {
             let mut plans = set
                 .kinds()
                 .iter()
-                .map(|&kind| plan_for(kind, cfg, &mut rng));
+                .map(|&kind| FaultPlan::draw(kind, &draw, &mut rng));
             let plan = plans.next().expect("a fault set is never empty");
             let with = plans.collect();
             faults.push(ScheduledFault {
@@ -77,92 +82,10 @@ impl FaultSchedule {
     }
 }
 
-fn plan_for(kind: FaultKind, cfg: &ScheduleConfig, rng: &mut ChaCha8Rng) -> FaultPlan {
-    let seed = rng.random();
-    let node_victims = |rng: &mut ChaCha8Rng| {
-        let mut choices = vec![
-            Victims::One,
-            Victims::Minority,
-            Victims::Majority,
-            Victims::All,
-        ];
-        if cfg.primaries_available {
-            choices.push(Victims::Primaries);
-        }
-        let drawn = choices[rng.random_range(0..choices.len())];
-        cfg.pins.victims.unwrap_or(drawn)
-    };
-    match kind {
-        FaultKind::Partition => {
-            let mut choices = vec![
-                Topology::One,
-                Topology::Majority,
-                Topology::RandomHalves,
-                Topology::Bridge,
-                Topology::MajoritiesRing,
-                Topology::Clients,
-            ];
-            if cfg.primaries_available {
-                choices.push(Topology::Primaries);
-            }
-            choices.retain(|t| t.min_nodes() <= cfg.nodes);
-            let drawn = choices[rng.random_range(0..choices.len())];
-            FaultPlan::Partition {
-                topology: cfg.pins.topology.unwrap_or(drawn),
-                seed,
-            }
-        }
-        FaultKind::Kill => FaultPlan::Kill {
-            victims: node_victims(rng),
-            seed,
-        },
-        FaultKind::Pause => FaultPlan::Pause {
-            victims: node_victims(rng),
-            seed,
-        },
-        FaultKind::Clock => {
-            // Past the lease in either direction, so lease expiry is at stake.
-            let magnitude_ms = (cfg.lease_ms * rng.random_range(2..=10)) as i64;
-            let clock = match rng.random_range(0..3) {
-                0 => ClockMode::Bump {
-                    delta_ms: if rng.random_bool(0.75) {
-                        magnitude_ms
-                    } else {
-                        -magnitude_ms
-                    },
-                },
-                1 => ClockMode::Strobe {
-                    delta_ms: magnitude_ms,
-                    period_ms: rng.random_range(10..=200),
-                },
-                _ => ClockMode::Rate {
-                    rate: [0.5, 2.0, 4.0][rng.random_range(0..3)],
-                },
-            };
-            FaultPlan::Clock {
-                victims: node_victims(rng),
-                clock: cfg.pins.clock.unwrap_or(clock),
-                seed,
-            }
-        }
-        FaultKind::Packet => FaultPlan::Packet {
-            victims: node_victims(rng),
-            delay_ms: rng.random_range(50..=500),
-            jitter_ms: rng.random_range(0..=50),
-            loss_pct: [0.0, 5.0, 20.0][rng.random_range(0..3)],
-            seed,
-        },
-        FaultKind::ClientPause => FaultPlan::ClientPause {
-            // Long enough that the lease surely expires and someone else is granted it.
-            pause_ms: cfg.lease_ms * 2 + rng.random_range(0..=cfg.lease_ms),
-            seed,
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use splitbrain_vocab::{ClockMode, FaultKind, Topology, Victims};
 
     fn cfg(faults: Vec<FaultKind>) -> ScheduleConfig {
         ScheduleConfig {
