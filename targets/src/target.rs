@@ -37,12 +37,71 @@ pub struct Upload {
     pub mode: u32,
 }
 
+/// Why a node could not be proved ready or a client could not be built.
+/// Where a client library reported the failure, its error is the source.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
+    /// The node answered no, or not in time: `reason` says which.
     #[error("failed to reach {node}: {reason}")]
     Unreachable { node: String, reason: String },
+    /// A call to the node failed in the client library.
+    #[error("failed to reach {node}: failed to {operation}: {source}")]
+    UnreachableCall {
+        node: String,
+        operation: &'static str,
+        #[source]
+        source: ServiceError,
+    },
+    /// No client could be built, for a reason of the harness's own.
     #[error("failed to build a client: {0}")]
     Client(String),
+    /// No client could be built: the client library refused or failed.
+    #[error("failed to build a client: failed to {operation}: {source}")]
+    ClientCall {
+        operation: String,
+        #[source]
+        source: ServiceError,
+    },
+}
+
+impl TargetError {
+    pub fn unreachable(node: &NodeAddr, reason: impl Into<String>) -> Self {
+        TargetError::Unreachable {
+            node: node.name.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn unreachable_call(
+        node: &NodeAddr,
+        operation: &'static str,
+        source: impl Into<ServiceError>,
+    ) -> Self {
+        TargetError::UnreachableCall {
+            node: node.name.clone(),
+            operation,
+            source: source.into(),
+        }
+    }
+
+    pub fn client_call(operation: impl Into<String>, source: impl Into<ServiceError>) -> Self {
+        TargetError::ClientCall {
+            operation: operation.into(),
+            source: source.into(),
+        }
+    }
+}
+
+/// An error of a service's client library, kept as the cause of a
+/// [`TargetError`].
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Etcd(#[from] etcd_client::Error),
+    #[error(transparent)]
+    Redis(#[from] redis::RedisError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
 }
 
 #[async_trait]

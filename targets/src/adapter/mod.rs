@@ -144,16 +144,9 @@ impl AdapterTarget {
             .await
         {
             Answer::Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| unreachable(node, format!("failed to parse the health answer: {e}"))),
-            Answer::Refused(m) | Answer::Indefinite(m) => Err(unreachable(node, m)),
+                .map_err(|e| TargetError::unreachable_call(node, "parse the health answer", e)),
+            Answer::Refused(m) | Answer::Indefinite(m) => Err(TargetError::unreachable(node, m)),
         }
-    }
-}
-
-fn unreachable(node: &NodeAddr, reason: String) -> TargetError {
-    TargetError::Unreachable {
-        node: node.name.clone(),
-        reason,
     }
 }
 
@@ -210,7 +203,7 @@ impl Target for AdapterTarget {
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
         let health = self.health(node, timeout).await?;
         if health.protocol != self.manifest.protocol {
-            return Err(unreachable(
+            return Err(TargetError::unreachable(
                 node,
                 format!(
                     "failed to agree on the protocol: the node speaks v{}, the manifest says v{}",

@@ -24,8 +24,10 @@ use etcd_client::{
 use serde_json::Value;
 use splitbrain_checkers::history::F;
 
+use super::connection::{self, ConnectFailure};
+use super::keys::{election_name, lock_name, resource_key};
 use super::outcome::{is_election_without_leader, Failure, Rpc};
-use super::{connect_options, election_name, lock_name, resource_key, WriteMode};
+use super::WriteMode;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use crate::target::TargetError;
 
@@ -93,26 +95,18 @@ impl EtcdClient {
         cfg: &ClientConfig,
         write_mode: WriteMode,
     ) -> Result<Self, TargetError> {
-        let options = connect_options(cfg.connect_timeout(), cfg.request_timeout(), true);
-        let etcd = match tokio::time::timeout(
-            cfg.connect_timeout(),
-            etcd_client::Client::connect([endpoint], Some(options)),
-        )
-        .await
-        {
-            Ok(Ok(etcd)) => etcd,
-            Ok(Err(e)) => {
-                return Err(TargetError::Client(format!(
-                    "failed to connect to {endpoint}: {e}"
-                )))
-            }
-            Err(_) => {
-                return Err(TargetError::Client(format!(
-                    "failed to connect to {endpoint} within {} ms",
-                    cfg.connect_timeout_ms
-                )))
-            }
-        };
+        let etcd =
+            connection::connect(endpoint, cfg.connect_timeout(), cfg.request_timeout(), true)
+                .await
+                .map_err(|failure| match failure {
+                    ConnectFailure::Library(e) => {
+                        TargetError::client_call(format!("connect to {endpoint}"), e)
+                    }
+                    ConnectFailure::TimedOut => TargetError::Client(format!(
+                        "failed to connect to {endpoint} within {} ms",
+                        cfg.connect_timeout_ms
+                    )),
+                })?;
         Ok(EtcdClient {
             etcd,
             node: node.to_string(),

@@ -41,6 +41,8 @@
 //! whole seconds, so the shortest lease is 2 s.
 
 mod client;
+mod connection;
+mod keys;
 mod outcome;
 
 use std::net::Ipv4Addr;
@@ -48,11 +50,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use etcd_client::ConnectOptions;
 use tokio::task::JoinSet;
 
 pub use client::{lease_ttl_seconds, EtcdClient};
+pub use connection::CLIENT_PING_INTERVAL_MS;
+pub use keys::{election_name, lock_name, resource_key};
+pub use splitbrain_vocab::WriteMode;
 
+use self::connection::{ConnectFailure, SERVER_PING_MIN_MS};
 use crate::client::{Client, ClientConfig};
 use crate::target::{
     ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError,
@@ -68,33 +73,8 @@ pub const CLIENT_PORT: u16 = 2379;
 pub const PEER_PORT: u16 = 2380;
 /// Where a node keeps its data inside its container.
 pub const DATA_DIR: &str = "/var/lib/splitbrain/etcd";
-/// Interval of HTTP/2 pings while a request is in flight, so a connection to
-/// a dead or unreachable node is dropped and redialled rather than reused.
-/// The servers are told to accept pings this often (their default minimum is
-/// 5 s); pings are not sent while idle, which etcd would punish with GOAWAY.
-pub const CLIENT_PING_INTERVAL_MS: u64 = 2000;
-/// The smallest ping interval the servers accept; below [`CLIENT_PING_INTERVAL_MS`].
-const SERVER_PING_MIN_MS: u64 = 1000;
-
 /// The key under which the probe reads (it never exists).
 const PROBE_KEY: &str = "/splitbrain/probe";
-
-/// The name of the lock `key` in etcd's Lock API.
-pub fn lock_name(key: &str) -> String {
-    format!("/splitbrain/lock/{key}")
-}
-
-/// The name of the election `key` in etcd's Election API.
-pub fn election_name(key: &str) -> String {
-    format!("/splitbrain/election/{key}")
-}
-
-/// The etcd key holding the protected resource `key`: a JSON list.
-pub fn resource_key(key: &str) -> String {
-    format!("/splitbrain/resource/{key}")
-}
-
-pub use splitbrain_vocab::WriteMode;
 
 /// etcd 3.4+ deployed one member per node.
 #[derive(Debug, Clone)]
@@ -154,47 +134,20 @@ impl EtcdTarget {
         timeout: Duration,
         require_leader: bool,
     ) -> Result<etcd_client::Client, TargetError> {
-        let endpoint = self.endpoint(node);
-        let options = connect_options(timeout, timeout, require_leader);
-        match tokio::time::timeout(
-            timeout,
-            etcd_client::Client::connect([endpoint.as_str()], Some(options)),
-        )
-        .await
-        {
-            Ok(Ok(etcd)) => Ok(etcd),
-            Ok(Err(e)) => Err(unreachable(node, e.to_string())),
-            Err(_) => Err(unreachable(
-                node,
-                format!("no connection within {} ms", timeout.as_millis()),
-            )),
-        }
+        connection::connect(&self.endpoint(node), timeout, timeout, require_leader)
+            .await
+            .map_err(|failure| match failure {
+                ConnectFailure::Library(e) => TargetError::unreachable_call(node, "connect", e),
+                ConnectFailure::TimedOut => TargetError::unreachable(
+                    node,
+                    format!("no connection within {} ms", timeout.as_millis()),
+                ),
+            })
     }
 }
 
 fn url(ip: Ipv4Addr, port: u16) -> String {
     format!("http://{ip}:{port}")
-}
-
-fn unreachable(node: &NodeAddr, reason: String) -> TargetError {
-    TargetError::Unreachable {
-        node: node.name.clone(),
-        reason,
-    }
-}
-
-/// Every connection bounds dialling by `connect_timeout` and pings in-flight
-/// requests' connections (see [`CLIENT_PING_INTERVAL_MS`]).
-fn connect_options(
-    connect_timeout: Duration,
-    ping_timeout: Duration,
-    require_leader: bool,
-) -> ConnectOptions {
-    ConnectOptions::new()
-        .with_require_leader(require_leader)
-        .with_connect_timeout(connect_timeout)
-        .with_keep_alive(Duration::from_millis(CLIENT_PING_INTERVAL_MS), ping_timeout)
-        .with_keep_alive_while_idle(false)
 }
 
 #[async_trait]
@@ -250,11 +203,11 @@ impl Target for EtcdTarget {
             etcd.get(PROBE_KEY, None)
                 .await
                 .map(|_| ())
-                .map_err(|e| unreachable(node, format!("failed to read: {e}")))
+                .map_err(|e| TargetError::unreachable_call(node, "read", e))
         };
         match tokio::time::timeout(timeout, exchange).await {
             Ok(result) => result,
-            Err(_) => Err(unreachable(
+            Err(_) => Err(TargetError::unreachable(
                 node,
                 format!("no answer to a read within {} ms", timeout.as_millis()),
             )),

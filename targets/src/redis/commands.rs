@@ -12,8 +12,8 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 use redis::{RedisResult, Script};
 use serde_json::Value;
 
+use super::keys::{counter_key, fence_key, lock_key, resource_key};
 use super::outcome::{within, Failure};
-use super::{counter_key, fence_key, lock_key, resource_key};
 
 /// Below this, a request refused once is not worth sending again.
 const MIN_RETRY_TIME: Duration = Duration::from_millis(1);

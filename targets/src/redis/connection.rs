@@ -7,6 +7,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::AsyncConnectionConfig;
 
 use super::outcome::{within, Failure};
+use crate::target::TargetError;
 
 /// Bounds of the connection manager's own reconnection: one quick retry, so
 /// that after a restart the next request reconnects instead of waiting out a
@@ -27,9 +28,9 @@ pub(crate) fn lazy_manager(
     port: u16,
     connect_timeout: Duration,
     response_timeout: Duration,
-) -> Result<ConnectionManager, String> {
+) -> Result<ConnectionManager, TargetError> {
     let client = redis::Client::open(url(ip, port))
-        .map_err(|e| format!("failed to describe {ip}:{port}: {e}"))?;
+        .map_err(|e| TargetError::client_call(format!("describe {ip}:{port}"), e))?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(connect_timeout))
         .set_response_timeout(Some(response_timeout))
@@ -37,7 +38,7 @@ pub(crate) fn lazy_manager(
         .set_min_delay(Duration::from_millis(RECONNECT_MIN_DELAY_MS))
         .set_max_delay(Duration::from_millis(RECONNECT_MAX_DELAY_MS));
     ConnectionManager::new_lazy_with_config(client, config)
-        .map_err(|e| format!("failed to set up a connection to {ip}:{port}: {e}"))
+        .map_err(|e| TargetError::client_call(format!("set up a connection to {ip}:{port}"), e))
 }
 
 /// A fresh connection for a one-off exchange (probe, role query), dialled

@@ -15,9 +15,9 @@ use serde_json::Value;
 use splitbrain_checkers::history::F;
 
 use super::commands;
-use super::sentinel::Discovery;
-use super::WriteMode;
+use super::discovery::Discovery;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::etcd::WriteMode;
 
 const NS_PER_MS: i64 = 1_000_000;
 

@@ -48,134 +48,26 @@
 
 mod commands;
 mod connection;
+mod deploy;
+mod discovery;
 mod instance_client;
+mod keys;
 mod outcome;
 mod recipe;
 mod redlock;
 mod sentinel;
 mod single;
-
-use std::path::PathBuf;
+mod tokens;
 
 pub use crate::etcd::WriteMode;
+pub use deploy::{RedisLayout, RedisPersistence, DATA_DIR, PORT, SENTINEL_PORT};
+pub use discovery::MASTER_NAME;
 pub use instance_client::InstanceClient;
+pub use keys::{counter_key, fence_key, lock_key, resource_key};
 pub use redlock::{redlock_drift_ms, RedlockClient, RedlockTarget, REDLOCK_NODES};
-pub use sentinel::{
-    SentinelTarget, MASTER_NAME, SENTINEL_DOWN_AFTER_MS, SENTINEL_FAILOVER_TIMEOUT_MS,
-};
+pub use sentinel::{SentinelTarget, SENTINEL_DOWN_AFTER_MS, SENTINEL_FAILOVER_TIMEOUT_MS};
 pub use single::RedisTarget;
-
-/// Port of redis-server on each node.
-pub const PORT: u16 = 6379;
-/// Port of redis-sentinel on each node of the Sentinel target.
-pub const SENTINEL_PORT: u16 = 26379;
-/// Where a node keeps its data (and Sentinel its state) inside its container.
-pub const DATA_DIR: &str = "/var/lib/splitbrain/redis";
-
-/// The Redis key of lock `key`.
-pub fn lock_key(key: &str) -> String {
-    format!("splitbrain:lock:{key}")
-}
-
-/// The Redis key of lock `key`'s grant counter (its tokens).
-pub fn counter_key(key: &str) -> String {
-    format!("splitbrain:token:{key}")
-}
-
-/// The Redis key holding the protected resource `key`: a JSON list.
-pub fn resource_key(key: &str) -> String {
-    format!("splitbrain:resource:{key}")
-}
-
-/// The Redis key holding the highest token the fenced resource `key` accepted.
-pub fn fence_key(key: &str) -> String {
-    format!("splitbrain:fence:{key}")
-}
-
-/// How redis-server persists its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum RedisPersistence {
-    /// Nothing on disk (`--save "" --appendonly no`): a killed server
-    /// restarts empty, locks and counters gone.
-    #[default]
-    None,
-    /// Append-only file fsync'd once a second: a kill loses up to a second.
-    AofEverysec,
-    /// Append-only file fsync'd before each reply.
-    AofAlways,
-}
-
-impl RedisPersistence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RedisPersistence::None => "none",
-            RedisPersistence::AofEverysec => "aof-everysec",
-            RedisPersistence::AofAlways => "aof-always",
-        }
-    }
-}
-
-impl std::str::FromStr for RedisPersistence {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(RedisPersistence::None),
-            "aof-everysec" => Ok(RedisPersistence::AofEverysec),
-            "aof-always" => Ok(RedisPersistence::AofAlways),
-            other => Err(format!(
-                "unknown Redis persistence {other:?}; expected none, aof-everysec or aof-always"
-            )),
-        }
-    }
-}
-
-/// What a target's tokens mean, for the report to say when they mean nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSemantics {
-    /// A counter incremented with each grant on the node that granted it;
-    /// increasing only while that node's memory survives.
-    Counter,
-    /// Grants carry no token.
-    None,
-}
-
-/// Where the processes of each node listen and keep their files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisLayout {
-    pub port: u16,
-    pub sentinel_port: u16,
-    /// `None`: [`DATA_DIR`] on every node. `Some(root)`: `root/<node name>`,
-    /// for nodes sharing one filesystem.
-    pub data_root: Option<PathBuf>,
-    /// Listen on the node's own address rather than on every address, so
-    /// that nodes can share one host through loopback addresses.
-    pub bind_node_ip: bool,
-}
-
-impl Default for RedisLayout {
-    /// One node per container: standard ports, [`DATA_DIR`], every address.
-    fn default() -> Self {
-        RedisLayout {
-            port: PORT,
-            sentinel_port: SENTINEL_PORT,
-            data_root: None,
-            bind_node_ip: false,
-        }
-    }
-}
-
-impl RedisLayout {
-    /// Nodes on one host, each on its own loopback address (127.0.0.x), with
-    /// data under `data_root/<node name>`.
-    pub fn loopback(port: u16, sentinel_port: u16, data_root: impl Into<PathBuf>) -> Self {
-        RedisLayout {
-            port,
-            sentinel_port,
-            data_root: Some(data_root.into()),
-            bind_node_ip: true,
-        }
-    }
-}
+pub use tokens::TokenSemantics;
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{RedisLayout, RedisPersistence, DATA_DIR};
+use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
 use crate::target::{NodeAddr, ServiceCommand};
 
 pub(crate) const SERVER_PROCESS: &str = "redis-server";

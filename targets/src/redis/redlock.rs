@@ -38,13 +38,16 @@ use redis::aio::ConnectionManager;
 use serde_json::Value;
 use splitbrain_checkers::history::F;
 
+use super::commands;
 use super::connection::lazy_manager;
+use super::deploy::{RedisLayout, RedisPersistence};
 use super::instance_client::{next_list, no_election};
 use super::outcome::Failure;
 use super::recipe::{server_command, version_command};
 use super::single::probe_node;
-use super::{commands, RedisLayout, RedisPersistence, TokenSemantics, WriteMode};
+use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::etcd::WriteMode;
 use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
 
 /// The number of independent nodes Redlock's author recommends.
@@ -162,8 +165,7 @@ impl Target for RedlockTarget {
                 self.layout.port,
                 cfg.connect_timeout().min(cfg.request_timeout()),
                 cfg.request_timeout().max(per_node),
-            )
-            .map_err(TargetError::Client)?;
+            )?;
             conns.push((node.name.clone(), conn));
         }
         Ok(Box::new(RedlockClient {

@@ -29,22 +29,23 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use tokio::task::JoinSet;
 
-use super::connection::{connect_once, lazy_manager};
+use super::commands;
+use super::connection::connect_once;
+use super::deploy::{RedisLayout, RedisPersistence};
+use super::discovery::{ask_primary, Discovery, MASTER_NAME};
 use super::instance_client::{InstanceClient, Locator};
 use super::outcome::within;
 use super::recipe::{server_with_sentinel_command, version_command, Monitor};
 use super::single::probe_node;
-use super::{commands, RedisLayout, RedisPersistence, TokenSemantics, WriteMode};
+use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig};
+use crate::etcd::WriteMode;
 use crate::target::{
     ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError,
 };
 
-/// The name the Sentinels monitor the primary under.
-pub const MASTER_NAME: &str = "splitbrain";
 /// How long a primary must be unreachable before a Sentinel thinks it down
 /// (Sentinel's own default is 30 s, far beyond a one-minute run).
 pub const SENTINEL_DOWN_AFTER_MS: u64 = 1000;
@@ -109,74 +110,54 @@ impl SentinelTarget {
             failover_timeout_ms: SENTINEL_FAILOVER_TIMEOUT_MS,
         }
     }
-}
 
-/// `SENTINEL get-master-addr-by-name`, mapped back to a node name.
-async fn ask_primary<C: redis::aio::ConnectionLike>(
-    conn: &mut C,
-    nodes: &[NodeAddr],
-    port: u16,
-    limit: Duration,
-) -> Result<String, String> {
-    let mut cmd = redis::cmd("SENTINEL");
-    cmd.arg("get-master-addr-by-name").arg(MASTER_NAME);
-    let addr: Option<(String, u16)> = within(
-        "ask a Sentinel for the primary",
-        limit,
-        cmd.query_async(conn),
-    )
-    .await
-    .map_err(|f| f.message().to_string())?;
-    let Some((ip, answered_port)) = addr else {
-        return Err(format!(
-            "failed to find the primary: the Sentinel does not know {MASTER_NAME}"
-        ));
-    };
-    nodes
-        .iter()
-        .find(|n| n.ip.to_string() == ip && answered_port == port)
-        .map(|n| n.name.clone())
-        .ok_or_else(|| {
-            format!(
-                "failed to find the primary: the Sentinel names {ip}:{answered_port}, not a node"
-            )
-        })
-}
-
-/// A client's way to the primary: its Sentinels in the order it asks them,
-/// and a connection to every data node.
-pub(crate) struct Discovery {
-    sentinels: Vec<(String, ConnectionManager)>,
-    data: Vec<(String, ConnectionManager)>,
-    nodes: Vec<NodeAddr>,
-    port: u16,
-}
-
-impl Discovery {
-    /// The node the first answering Sentinel names, and a connection to it.
-    pub(crate) async fn primary(
-        &self,
-        limit: Duration,
-    ) -> Result<(String, ConnectionManager), String> {
-        let count = u32::try_from(self.sentinels.len().max(1)).unwrap_or(u32::MAX);
-        let per_sentinel = (limit / count).max(Duration::from_millis(1));
-        let mut errors = Vec::new();
-        for (name, conn) in &self.sentinels {
-            let mut conn = conn.clone();
-            match ask_primary(&mut conn, &self.nodes, self.port, per_sentinel).await {
-                Ok(primary) => {
-                    if let Some((_, data)) = self.data.iter().find(|(n, _)| *n == primary) {
-                        return Ok((primary, data.clone()));
-                    }
-                    errors.push(format!("{name}: names unknown node {primary}"));
-                }
-                Err(e) => errors.push(format!("{name}: {e}")),
-            }
+    /// The Sentinel on `node` knows a replica and enough other Sentinels to
+    /// reach its quorum; else why not.
+    async fn sentinel_ready(&self, node: &NodeAddr, limit: Duration) -> Result<(), String> {
+        let mut conn = connect_once(node.ip, self.layout.sentinel_port, limit)
+            .await
+            .map_err(|f| f.message().to_string())?;
+        let mut cmd = redis::cmd("SENTINEL");
+        cmd.arg("master").arg(MASTER_NAME);
+        let state: HashMap<String, String> = within(
+            "ask the Sentinel about the primary",
+            limit,
+            cmd.query_async(&mut conn),
+        )
+        .await
+        .map_err(|f| f.message().to_string())?;
+        let count = |field: &str| {
+            state
+                .get(field)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        let (peers, replicas) = (count("num-other-sentinels"), count("num-slaves"));
+        if peers + 1 < QUORUM || replicas == 0 {
+            return Err(format!(
+                "its Sentinel knows {peers} other Sentinels and {replicas} replicas so far"
+            ));
         }
-        Err(format!(
-            "failed to find the primary: no Sentinel answered ({})",
-            errors.join("; ")
-        ))
+        Ok(())
+    }
+
+    /// The data node on `node`, if a replica, has finished its initial sync:
+    /// a replica still in it holds nothing yet, and a failover to it would
+    /// lose everything, for reasons that have nothing to do with the faults
+    /// under test.
+    async fn replica_synced(&self, node: &NodeAddr, limit: Duration) -> Result<(), String> {
+        let mut data = connect_once(node.ip, self.layout.port, limit)
+            .await
+            .map_err(|f| f.message().to_string())?;
+        match commands::role(&mut data, limit)
+            .await
+            .map_err(|f| f.message().to_string())?
+        {
+            commands::Role::Replica { link } if link != "connected" => {
+                Err(format!("its replica link is {link:?}, not yet connected"))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -199,60 +180,22 @@ impl Target for SentinelTarget {
     /// other Sentinels to reach its quorum: until then a failover could not
     /// happen, and a run would test less than it claims.
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
-        let unreachable = |reason: String| TargetError::Unreachable {
-            node: node.name.clone(),
-            reason,
-        };
         let started = tokio::time::Instant::now();
         probe_node(node, self.layout.port, timeout).await?;
         let left = timeout.saturating_sub(started.elapsed());
         let exchange = async {
-            let mut conn = connect_once(node.ip, self.layout.sentinel_port, left)
-                .await
-                .map_err(|f| unreachable(f.message().to_string()))?;
-            let mut cmd = redis::cmd("SENTINEL");
-            cmd.arg("master").arg(MASTER_NAME);
-            let state: HashMap<String, String> = within(
-                "ask the Sentinel about the primary",
-                left,
-                cmd.query_async(&mut conn),
-            )
-            .await
-            .map_err(|f| unreachable(f.message().to_string()))?;
-            let count = |field: &str| {
-                state
-                    .get(field)
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .unwrap_or(0)
-            };
-            let (peers, replicas) = (count("num-other-sentinels"), count("num-slaves"));
-            if peers + 1 < QUORUM || replicas == 0 {
-                return Err(unreachable(format!(
-                    "its Sentinel knows {peers} other Sentinels and {replicas} replicas so far"
-                )));
-            }
-            // A replica still in its initial sync holds nothing yet: a
-            // failover to it would lose everything, for reasons that have
-            // nothing to do with the faults under test.
-            let mut data = connect_once(node.ip, self.layout.port, left)
-                .await
-                .map_err(|f| unreachable(f.message().to_string()))?;
-            match commands::role(&mut data, left)
-                .await
-                .map_err(|f| unreachable(f.message().to_string()))?
-            {
-                commands::Role::Replica { link } if link != "connected" => Err(unreachable(
-                    format!("its replica link is {link:?}, not yet connected"),
-                )),
-                _ => Ok(()),
-            }
+            self.sentinel_ready(node, left).await?;
+            self.replica_synced(node, left).await
         };
         match tokio::time::timeout(left, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(unreachable(format!(
-                "its Sentinel did not answer within {} ms",
-                timeout.as_millis()
-            ))),
+            Ok(result) => result.map_err(|reason| TargetError::unreachable(node, reason)),
+            Err(_) => Err(TargetError::unreachable(
+                node,
+                format!(
+                    "its Sentinel did not answer within {} ms",
+                    timeout.as_millis()
+                ),
+            )),
         }
     }
 
@@ -269,35 +212,7 @@ impl Target for SentinelTarget {
         }
         let count = u64::try_from(nodes.len()).unwrap_or(u64::MAX);
         let home = usize::try_from(process % count).unwrap_or(0);
-        let mut sentinels = Vec::with_capacity(nodes.len());
-        let mut data = Vec::with_capacity(nodes.len());
-        for i in 0..nodes.len() {
-            let node = &nodes[(home + i) % nodes.len()];
-            let sentinel = lazy_manager(
-                node.ip,
-                self.layout.sentinel_port,
-                cfg.connect_timeout(),
-                cfg.request_timeout(),
-            )
-            .map_err(TargetError::Client)?;
-            sentinels.push((node.name.clone(), sentinel));
-        }
-        for node in nodes {
-            let conn = lazy_manager(
-                node.ip,
-                self.layout.port,
-                cfg.connect_timeout(),
-                cfg.request_timeout(),
-            )
-            .map_err(TargetError::Client)?;
-            data.push((node.name.clone(), conn));
-        }
-        let discovery = Discovery {
-            sentinels,
-            data,
-            nodes: nodes.to_vec(),
-            port: self.layout.port,
-        };
+        let discovery = Discovery::connect(nodes, home, &self.layout, cfg)?;
         Ok(Box::new(InstanceClient::new(
             Locator::Sentinel(discovery),
             process,

@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::commands;
 use super::connection::{connect_once, lazy_manager};
+use super::deploy::{RedisLayout, RedisPersistence};
 use super::instance_client::{InstanceClient, Locator};
 use super::recipe::{server_command, version_command};
-use super::{commands, RedisLayout, RedisPersistence, TokenSemantics, WriteMode};
+use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig};
+use crate::etcd::WriteMode;
 use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
 
 /// A single redis-server; the lock, its counter and the resource all live there.
@@ -58,21 +61,18 @@ pub(crate) async fn probe_node(
     port: u16,
     timeout: Duration,
 ) -> Result<(), TargetError> {
-    let unreachable = |reason: String| TargetError::Unreachable {
-        node: node.name.clone(),
-        reason,
-    };
+    let unreachable = |reason: &str| TargetError::unreachable(node, reason);
     let exchange = async {
         let mut conn = connect_once(node.ip, port, timeout)
             .await
-            .map_err(|f| unreachable(f.message().to_string()))?;
+            .map_err(|f| unreachable(f.message()))?;
         commands::probe(&mut conn, timeout)
             .await
-            .map_err(|f| unreachable(f.message().to_string()))
+            .map_err(|f| unreachable(f.message()))
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result,
-        Err(_) => Err(unreachable(format!(
+        Err(_) => Err(unreachable(&format!(
             "no answer to a read within {} ms",
             timeout.as_millis()
         ))),
@@ -113,8 +113,7 @@ impl Target for RedisTarget {
             self.layout.port,
             cfg.connect_timeout(),
             cfg.request_timeout(),
-        )
-        .map_err(TargetError::Client)?;
+        )?;
         let locator = Locator::Fixed {
             node: node.name.clone(),
             conn,

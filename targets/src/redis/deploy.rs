@@ -1,0 +1,85 @@
+//! Where a node's processes listen and how they keep their data.
+
+use std::path::PathBuf;
+
+/// Port of redis-server on each node.
+pub const PORT: u16 = 6379;
+/// Port of redis-sentinel on each node of the Sentinel target.
+pub const SENTINEL_PORT: u16 = 26379;
+/// Where a node keeps its data (and Sentinel its state) inside its container.
+pub const DATA_DIR: &str = "/var/lib/splitbrain/redis";
+
+/// How redis-server persists its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RedisPersistence {
+    /// Nothing on disk (`--save "" --appendonly no`): a killed server
+    /// restarts empty, locks and counters gone.
+    #[default]
+    None,
+    /// Append-only file fsync'd once a second: a kill loses up to a second.
+    AofEverysec,
+    /// Append-only file fsync'd before each reply.
+    AofAlways,
+}
+
+impl RedisPersistence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedisPersistence::None => "none",
+            RedisPersistence::AofEverysec => "aof-everysec",
+            RedisPersistence::AofAlways => "aof-always",
+        }
+    }
+}
+
+impl std::str::FromStr for RedisPersistence {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(RedisPersistence::None),
+            "aof-everysec" => Ok(RedisPersistence::AofEverysec),
+            "aof-always" => Ok(RedisPersistence::AofAlways),
+            other => Err(format!(
+                "unknown Redis persistence {other:?}; expected none, aof-everysec or aof-always"
+            )),
+        }
+    }
+}
+
+/// Where the processes of each node listen and keep their files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisLayout {
+    pub port: u16,
+    pub sentinel_port: u16,
+    /// `None`: [`DATA_DIR`] on every node. `Some(root)`: `root/<node name>`,
+    /// for nodes sharing one filesystem.
+    pub data_root: Option<PathBuf>,
+    /// Listen on the node's own address rather than on every address, so
+    /// that nodes can share one host through loopback addresses.
+    pub bind_node_ip: bool,
+}
+
+impl Default for RedisLayout {
+    /// One node per container: standard ports, [`DATA_DIR`], every address.
+    fn default() -> Self {
+        RedisLayout {
+            port: PORT,
+            sentinel_port: SENTINEL_PORT,
+            data_root: None,
+            bind_node_ip: false,
+        }
+    }
+}
+
+impl RedisLayout {
+    /// Nodes on one host, each on its own loopback address (127.0.0.x), with
+    /// data under `data_root/<node name>`.
+    pub fn loopback(port: u16, sentinel_port: u16, data_root: impl Into<PathBuf>) -> Self {
+        RedisLayout {
+            port,
+            sentinel_port,
+            data_root: Some(data_root.into()),
+            bind_node_ip: true,
+        }
+    }
+}
