@@ -42,8 +42,16 @@ pub enum ManifestError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Not TOML, or not the fields a manifest has; `message` is toml's,
+    /// with the line it points at.
     #[error("failed to parse the manifest {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        path: PathBuf,
+        message: String,
+        /// Boxed: toml's error is large, and every Result of this type pays for it.
+        #[source]
+        source: Box<toml::de::Error>,
+    },
     #[error("failed to accept the manifest {path}: field `{field}`: {reason}")]
     Field {
         path: PathBuf,
@@ -197,162 +205,14 @@ impl Manifest {
         let raw: RawManifest = toml::from_str(text).map_err(|e| ManifestError::Parse {
             path: path.to_path_buf(),
             message: parse_message(text, &e),
+            source: Box::new(e),
         })?;
-        let field = |field: &'static str, reason: String| ManifestError::Field {
-            path: path.to_path_buf(),
-            field,
-            reason,
-        };
-        if raw.name.trim().is_empty()
-            || !raw
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(field(
-                "name",
-                format!(
-                    "{:?} must be non-empty ASCII letters, digits, '-' or '_' (it names result paths)",
-                    raw.name
-                ),
-            ));
-        }
-        if !SUPPORTED_PROTOCOLS.contains(&raw.protocol) {
-            return Err(field(
-                "protocol",
-                format!(
-                    "version {} is not spoken here; supported: {SUPPORTED_PROTOCOLS:?}",
-                    raw.protocol
-                ),
-            ));
-        }
-        let source = match (raw.binary, raw.image) {
-            (Some(_), Some(_)) => {
-                return Err(field(
-                    "binary",
-                    "give either `binary` or `image`, not both".into(),
-                ))
-            }
-            (None, None) => {
-                return Err(field(
-                    "binary",
-                    "give either `binary` (a host file to copy into each node) or `image`".into(),
-                ))
-            }
-            (None, Some(image)) if image.trim().is_empty() => {
-                return Err(field("image", "must not be empty".into()))
-            }
-            (None, Some(image)) => Source::Image(image),
-            (Some(binary), None) => {
-                let host_path = match binary_override {
-                    Some(given) => given.to_path_buf(),
-                    None if binary.is_absolute() => binary.clone(),
-                    None => base.join(&binary),
-                };
-                if !host_path.is_file() {
-                    let why = if binary_override.is_some() {
-                        "the binary given in place of the manifest's"
-                    } else {
-                        "relative paths are taken from the manifest's directory"
-                    };
-                    return Err(field(
-                        "binary",
-                        format!("no file at {} ({why})", host_path.display()),
-                    ));
-                }
-                let node_path = match raw.binary_node_path {
-                    Some(p) if p.starts_with('/') => p,
-                    Some(p) => {
-                        return Err(field(
-                            "binary_node_path",
-                            format!("{p:?} must be an absolute path"),
-                        ))
-                    }
-                    // Named as the manifest names it, whichever file is uploaded.
-                    None => {
-                        let file_name = binary
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        format!("{DEFAULT_BIN_DIR}/{file_name}")
-                    }
-                };
-                Source::Binary {
-                    host_path,
-                    node_path,
-                }
-            }
-        };
-        if raw.command.is_empty() || raw.command[0].trim().is_empty() {
-            return Err(field(
-                "command",
-                "must name a program: a non-empty list of arguments".into(),
-            ));
-        }
-        for arg in &raw.command {
-            check_placeholders(arg).map_err(|reason| field("command", reason))?;
-        }
-        for (name, value) in &raw.env {
-            check_placeholders(value)
-                .map_err(|reason| field("env", format!("{name}: {reason}")))?;
-        }
-        if raw.process_name.trim().is_empty() || raw.process_name.contains('/') {
-            return Err(field(
-                "process_name",
-                format!(
-                    "{:?} must be the executable's name as ps shows it (no path)",
-                    raw.process_name
-                ),
-            ));
-        }
-        if raw.port == 0 {
-            return Err(field(
-                "port",
-                "must be a port number from 1 to 65535".into(),
-            ));
-        }
-        if !raw.data_dir.starts_with('/') {
-            return Err(field(
-                "data_dir",
-                format!("{:?} must be an absolute path", raw.data_dir),
-            ));
-        }
-        check_placeholders(&raw.data_dir).map_err(|reason| field("data_dir", reason))?;
-        if raw.data_dir.contains("{data_dir}") {
-            return Err(field("data_dir", "must not refer to itself".into()));
-        }
-        let mut faults = raw.faults;
-        faults.sort();
-        faults.dedup();
-        if !raw.readiness.path.starts_with('/') {
-            return Err(field(
-                "readiness",
-                format!("path {:?} must start with '/'", raw.readiness.path),
-            ));
-        }
-        let version_command = match raw.version_command {
-            Some(argv) if argv.is_empty() => {
-                return Err(field("version_command", "must not be empty".into()))
-            }
-            Some(argv) => argv,
-            None => match &source {
-                Source::Binary { node_path, .. } => vec![node_path.clone(), "--version".into()],
-                Source::Image(image) => vec!["echo".into(), image.clone()],
-            },
-        };
-        Ok(Manifest {
-            name: raw.name,
-            protocol: raw.protocol,
-            source,
-            command: raw.command,
-            env: raw.env,
-            process_name: raw.process_name.chars().take(COMM_LEN).collect(),
-            port: raw.port,
-            data_dir: raw.data_dir,
-            faults,
-            readiness: raw.readiness,
-            version_command,
-        })
+        raw.validate(base, binary_override)
+            .map_err(|rejection| ManifestError::Field {
+                path: path.to_path_buf(),
+                field: rejection.field,
+                reason: rejection.reason,
+            })
     }
 
     pub fn allows(&self, fault: Fault) -> bool {
@@ -371,6 +231,207 @@ impl Manifest {
             .replace("{peers}", &values.peers)
             .replace("{data_dir}", &values.data_dir)
             .replace("{binary}", binary)
+    }
+}
+
+/// A field the manifest got wrong, and why.
+struct Rejection {
+    field: &'static str,
+    reason: String,
+}
+
+fn reject<T>(field: &'static str, reason: impl Into<String>) -> Result<T, Rejection> {
+    Err(Rejection {
+        field,
+        reason: reason.into(),
+    })
+}
+
+impl RawManifest {
+    /// Checks every field in the order they are written, so the first
+    /// mistake in the file is the one reported.
+    fn validate(self, base: &Path, binary_override: Option<&Path>) -> Result<Manifest, Rejection> {
+        check_name(&self.name)?;
+        check_protocol(self.protocol)?;
+        let source = source(
+            self.binary,
+            self.image,
+            self.binary_node_path,
+            base,
+            binary_override,
+        )?;
+        check_command(&self.command, &self.env)?;
+        check_process_name(&self.process_name)?;
+        if self.port == 0 {
+            return reject("port", "must be a port number from 1 to 65535");
+        }
+        check_data_dir(&self.data_dir)?;
+        let mut faults = self.faults;
+        faults.sort();
+        faults.dedup();
+        if !self.readiness.path.starts_with('/') {
+            return reject(
+                "readiness",
+                format!("path {:?} must start with '/'", self.readiness.path),
+            );
+        }
+        let version_command = version_command(self.version_command, &source)?;
+        Ok(Manifest {
+            name: self.name,
+            protocol: self.protocol,
+            source,
+            command: self.command,
+            env: self.env,
+            process_name: self.process_name.chars().take(COMM_LEN).collect(),
+            port: self.port,
+            data_dir: self.data_dir,
+            faults,
+            readiness: self.readiness,
+            version_command,
+        })
+    }
+}
+
+fn check_name(name: &str) -> Result<(), Rejection> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    if name.trim().is_empty() || !name.chars().all(allowed) {
+        return reject(
+            "name",
+            format!(
+                "{name:?} must be non-empty ASCII letters, digits, '-' or '_' (it names result paths)"
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn check_protocol(protocol: u32) -> Result<(), Rejection> {
+    if !SUPPORTED_PROTOCOLS.contains(&protocol) {
+        return reject(
+            "protocol",
+            format!("version {protocol} is not spoken here; supported: {SUPPORTED_PROTOCOLS:?}"),
+        );
+    }
+    Ok(())
+}
+
+/// Where the service comes from: exactly one of `binary` and `image`.
+fn source(
+    binary: Option<PathBuf>,
+    image: Option<String>,
+    binary_node_path: Option<String>,
+    base: &Path,
+    binary_override: Option<&Path>,
+) -> Result<Source, Rejection> {
+    match (binary, image) {
+        (Some(_), Some(_)) => reject("binary", "give either `binary` or `image`, not both"),
+        (None, None) => reject(
+            "binary",
+            "give either `binary` (a host file to copy into each node) or `image`",
+        ),
+        (None, Some(image)) if image.trim().is_empty() => reject("image", "must not be empty"),
+        (None, Some(image)) => Ok(Source::Image(image)),
+        (Some(binary), None) => binary_source(&binary, binary_node_path, base, binary_override),
+    }
+}
+
+/// A host file to upload: it must exist now, and lands at
+/// `binary_node_path`, or in [`DEFAULT_BIN_DIR`] under the manifest's name
+/// for it.
+fn binary_source(
+    binary: &Path,
+    binary_node_path: Option<String>,
+    base: &Path,
+    binary_override: Option<&Path>,
+) -> Result<Source, Rejection> {
+    let host_path = match binary_override {
+        Some(given) => given.to_path_buf(),
+        None if binary.is_absolute() => binary.to_path_buf(),
+        None => base.join(binary),
+    };
+    if !host_path.is_file() {
+        let why = if binary_override.is_some() {
+            "the binary given in place of the manifest's"
+        } else {
+            "relative paths are taken from the manifest's directory"
+        };
+        return reject(
+            "binary",
+            format!("no file at {} ({why})", host_path.display()),
+        );
+    }
+    let node_path = match binary_node_path {
+        Some(p) if p.starts_with('/') => p,
+        Some(p) => {
+            return reject(
+                "binary_node_path",
+                format!("{p:?} must be an absolute path"),
+            )
+        }
+        // Named as the manifest names it, whichever file is uploaded.
+        None => {
+            let file_name = binary
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            format!("{DEFAULT_BIN_DIR}/{file_name}")
+        }
+    };
+    Ok(Source::Binary {
+        host_path,
+        node_path,
+    })
+}
+
+fn check_command(command: &[String], env: &BTreeMap<String, String>) -> Result<(), Rejection> {
+    if command
+        .first()
+        .is_none_or(|program| program.trim().is_empty())
+    {
+        return reject(
+            "command",
+            "must name a program: a non-empty list of arguments",
+        );
+    }
+    for arg in command {
+        check_placeholders(arg).or_else(|reason| reject("command", reason))?;
+    }
+    for (name, value) in env {
+        check_placeholders(value).or_else(|reason| reject("env", format!("{name}: {reason}")))?;
+    }
+    Ok(())
+}
+
+fn check_process_name(process_name: &str) -> Result<(), Rejection> {
+    if process_name.trim().is_empty() || process_name.contains('/') {
+        return reject(
+            "process_name",
+            format!("{process_name:?} must be the executable's name as ps shows it (no path)"),
+        );
+    }
+    Ok(())
+}
+
+fn check_data_dir(data_dir: &str) -> Result<(), Rejection> {
+    if !data_dir.starts_with('/') {
+        return reject("data_dir", format!("{data_dir:?} must be an absolute path"));
+    }
+    check_placeholders(data_dir).or_else(|reason| reject("data_dir", reason))?;
+    if data_dir.contains("{data_dir}") {
+        return reject("data_dir", "must not refer to itself");
+    }
+    Ok(())
+}
+
+/// The manifest's own version command, else one that fits the source.
+fn version_command(given: Option<Vec<String>>, source: &Source) -> Result<Vec<String>, Rejection> {
+    match given {
+        Some(argv) if argv.is_empty() => reject("version_command", "must not be empty"),
+        Some(argv) => Ok(argv),
+        None => Ok(match source {
+            Source::Binary { node_path, .. } => vec![node_path.clone(), "--version".into()],
+            Source::Image(image) => vec!["echo".into(), image.clone()],
+        }),
     }
 }
 
