@@ -5,4 +5,5 @@ pub mod client;
 pub mod etcd;
 pub mod manifest;
 pub mod redis;
+mod resource;
 pub mod target;

@@ -21,6 +21,7 @@ use super::http::NodeHttp;
 use super::outcome::Answer;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use crate::etcd::WriteMode;
+use crate::resource::appended;
 
 const NS_PER_MS: i64 = 1_000_000;
 
@@ -278,16 +279,10 @@ impl AdapterClient {
 
     async fn write(&mut self, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
-        let Some(element) = inv.value.clone() else {
-            return Completion::fail(format!("failed to write {key}: the write carries no value"));
+        let list = match appended(&self.bases, inv) {
+            Ok(list) => list,
+            Err(message) => return Completion::fail(message),
         };
-        let Some(basis) = self.bases.get(key) else {
-            return Completion::fail(format!(
-                "failed to write {key}: no read of the resource precedes this write"
-            ));
-        };
-        let mut list = basis.clone();
-        list.push(element);
         let held = self
             .holds
             .get(key)

@@ -29,6 +29,7 @@ use super::keys::{election_name, lock_name, resource_key};
 use super::outcome::{is_election_without_leader, Failure, Rpc};
 use super::WriteMode;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::resource::next_list;
 use crate::target::TargetError;
 
 const NS_PER_SECOND: i64 = 1_000_000_000;
@@ -359,55 +360,13 @@ impl EtcdClient {
 
     async fn write(&mut self, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
-        let Some(element) = inv.value.clone() else {
-            return Completion::fail(format!("failed to write {key}: the write carries no value"));
+        let (list, body) = match next_list(&self.bases, inv) {
+            Ok(next) => next,
+            Err(message) => return Completion::fail(message),
         };
-        let Some(basis) = self.bases.get(key) else {
-            return Completion::fail(format!(
-                "failed to write {key}: no read of the resource precedes this write"
-            ));
-        };
-        let mut list = basis.clone();
-        list.push(element);
-        let body = match serde_json::to_vec(&list) {
-            Ok(body) => body,
-            Err(e) => return Completion::fail(format!("failed to encode the resource {key}: {e}")),
-        };
-        let mut etcd = self.etcd.clone();
-        let timeout = self.cfg.request_timeout();
-        let (result, token) = match self.write_mode {
-            WriteMode::Unguarded => {
-                let put = within(
-                    "write the resource",
-                    Rpc::Unary,
-                    timeout,
-                    etcd.put(resource_key(key), body, None),
-                )
-                .await;
-                (put.map(|_| true), inv.token)
-            }
-            WriteMode::Fenced => {
-                let Some((hold, lock_key)) = self.held_lock(key) else {
-                    return Completion::fail(format!(
-                        "failed to write {key}: this process holds no lock to fence the write with"
-                    ));
-                };
-                let token = inv.token.unwrap_or(hold.token);
-                let Ok(revision) = i64::try_from(token) else {
-                    return Completion::fail(format!(
-                        "failed to write {key}: token {token} is not a revision"
-                    ));
-                };
-                let txn = Txn::new()
-                    .when([Compare::create_revision(
-                        lock_key,
-                        CompareOp::Equal,
-                        revision,
-                    )])
-                    .and_then([TxnOp::put(resource_key(key), body, None)]);
-                let txn = within("write the resource", Rpc::Unary, timeout, etcd.txn(txn)).await;
-                (txn.map(|resp| resp.succeeded()), Some(token))
-            }
+        let (result, token) = match self.put_resource(inv, body.into_bytes()).await {
+            Ok(put) => put,
+            Err(refusal) => return refusal,
         };
         let completion = match result {
             Ok(true) => {
@@ -430,6 +389,50 @@ impl EtcdClient {
             token,
             ..completion
         }
+    }
+
+    /// Puts `body` as the resource `inv` writes, as the write mode says:
+    /// whether the put took (a fenced one fails its compare when the lock
+    /// key has moved on), and the token it carried. `Err` is the completion
+    /// of a write refused before anything was sent.
+    async fn put_resource(
+        &self,
+        inv: &Invocation,
+        body: Vec<u8>,
+    ) -> Result<(Result<bool, Failure>, Option<u64>), Completion> {
+        let key = inv.key.as_str();
+        let mut etcd = self.etcd.clone();
+        let timeout = self.cfg.request_timeout();
+        if self.write_mode == WriteMode::Unguarded {
+            let put = within(
+                "write the resource",
+                Rpc::Unary,
+                timeout,
+                etcd.put(resource_key(key), body, None),
+            )
+            .await;
+            return Ok((put.map(|_| true), inv.token));
+        }
+        let Some((hold, lock_key)) = self.held_lock(key) else {
+            return Err(Completion::fail(format!(
+                "failed to write {key}: this process holds no lock to fence the write with"
+            )));
+        };
+        let token = inv.token.unwrap_or(hold.token);
+        let Ok(revision) = i64::try_from(token) else {
+            return Err(Completion::fail(format!(
+                "failed to write {key}: token {token} is not a revision"
+            )));
+        };
+        let txn = Txn::new()
+            .when([Compare::create_revision(
+                lock_key,
+                CompareOp::Equal,
+                revision,
+            )])
+            .and_then([TxnOp::put(resource_key(key), body, None)]);
+        let txn = within("write the resource", Rpc::Unary, timeout, etcd.txn(txn)).await;
+        Ok((txn.map(|resp| resp.succeeded()), Some(token)))
     }
 
     async fn observe(&mut self, key: &str) -> Completion {

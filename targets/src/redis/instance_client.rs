@@ -18,6 +18,7 @@ use super::commands;
 use super::discovery::Discovery;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use crate::etcd::WriteMode;
+use crate::resource::next_list;
 
 const NS_PER_MS: i64 = 1_000_000;
 
@@ -247,28 +248,6 @@ impl InstanceClient {
             .saturating_mul(NS_PER_MS);
         invoked_at_ns.saturating_add(lease_ns)
     }
-}
-
-/// The list a write puts back: the last read plus the write's element, and
-/// its encoding.
-pub(crate) fn next_list(
-    bases: &HashMap<String, Vec<Value>>,
-    inv: &Invocation,
-) -> Result<(Vec<Value>, String), String> {
-    let key = inv.key.as_str();
-    let Some(element) = inv.value.clone() else {
-        return Err(format!("failed to write {key}: the write carries no value"));
-    };
-    let Some(basis) = bases.get(key) else {
-        return Err(format!(
-            "failed to write {key}: no read of the resource precedes this write"
-        ));
-    };
-    let mut list = basis.clone();
-    list.push(element);
-    let body = serde_json::to_string(&list)
-        .map_err(|e| format!("failed to encode the resource {key}: {e}"))?;
-    Ok((list, body))
 }
 
 /// The answer to election operations, which no Redis target offers.

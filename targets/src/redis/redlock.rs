@@ -41,13 +41,14 @@ use splitbrain_checkers::history::F;
 use super::commands;
 use super::connection::lazy_manager;
 use super::deploy::{RedisLayout, RedisPersistence};
-use super::instance_client::{next_list, no_election};
+use super::instance_client::no_election;
 use super::outcome::Failure;
 use super::recipe::{server_command, version_command};
 use super::single::probe_node;
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use crate::etcd::WriteMode;
+use crate::resource::next_list;
 use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
 
 /// The number of independent nodes Redlock's author recommends.
