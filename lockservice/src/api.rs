@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 
-use crate::cluster::{Cluster, Replicate};
+use crate::cluster::{Cluster, Peer, Replicate};
 use crate::protocol::{
     reply_error, reply_json, reply_refusal, GrantRequest, GrantResponse, KeyRequest,
     LeaderResponse, ReadResponse, ReleaseRequest, RenewRequest, WaitHint, WriteRequest,
@@ -99,84 +99,99 @@ async fn dispatch(
     body: Bytes,
 ) -> Response {
     if let Some(to) = app.cluster.forward_target() {
-        if headers.contains_key(FORWARDED_HEADER) {
-            return reply_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "{} does not serve: it relays to {}",
-                    app.cluster.me().name,
-                    to.name
-                ),
-            );
-        }
-        let wait_ms = serde_json::from_slice::<WaitHint>(&body)
-            .unwrap_or_default()
-            .wait_ms
-            .min(MAX_WAIT_MS);
-        return app.cluster.forward(&to, path, body, wait_ms).await;
+        return relay(&app, &to, path, &headers, body).await;
     }
-    let resp = match op {
-        Op::Grant(table) => match parse::<GrantRequest>(&body) {
-            Ok(req) => grant(&app, table, req).await,
-            Err(e) => bad_request(e),
-        },
-        Op::Renew(table) => match parse::<RenewRequest>(&body) {
-            Ok(req) => {
-                match app
-                    .store()
-                    .renew(table, &req.key, &req.holder, req.token, req.lease_ms)
-                {
-                    Ok(g) => granted(g.token, g.lease_ms),
-                    Err(refusal) => reply_refusal(refusal),
-                }
-            }
-            Err(e) => bad_request(e),
-        },
-        Op::Release(table) => match parse::<ReleaseRequest>(&body) {
-            Ok(req) => match app.store().release(table, &req.key, &req.holder, req.token) {
-                Ok(()) => reply_json(StatusCode::OK, &serde_json::json!({})),
-                Err(refusal) => reply_refusal(refusal),
-            },
-            Err(e) => bad_request(e),
-        },
-        Op::Leader => match parse::<KeyRequest>(&body) {
-            Ok(req) => {
-                let holder = app.store().holder(Table::Election, &req.key);
-                reply_json(
-                    StatusCode::OK,
-                    &LeaderResponse {
-                        token: holder.as_ref().map(|(_, token)| *token),
-                        holder: holder.map(|(holder, _)| holder),
-                    },
-                )
-            }
-            Err(e) => bad_request(e),
-        },
-        Op::Read => match parse::<KeyRequest>(&body) {
-            Ok(req) => {
-                let resource = app.store().read(&req.key);
-                reply_json(
-                    StatusCode::OK,
-                    &ReadResponse {
-                        value: resource.list,
-                        highest_token: resource.highest_token,
-                    },
-                )
-            }
-            Err(e) => bad_request(e),
-        },
-        Op::Write => match parse::<WriteRequest>(&body) {
-            Ok(req) => match app.store().write(&req.key, req.token, req.value) {
-                Ok(()) => reply_json(StatusCode::OK, &serde_json::json!({})),
-                Err(refusal) => reply_refusal(refusal),
-            },
-            Err(e) => bad_request(e),
-        },
-    };
+    let resp = serve(&app, op, &body).await;
     if resp.status() == StatusCode::OK && !matches!(op, Op::Read | Op::Leader) {
         app.cluster.state_changed();
     }
     resp
+}
+
+/// Passes the request on to the serving node `to`, unless it was relayed
+/// here already: two nodes that each think the other serves must not relay
+/// one request between them until it times out.
+async fn relay(
+    app: &App,
+    to: &Peer,
+    path: &'static str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    if headers.contains_key(FORWARDED_HEADER) {
+        return reply_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} does not serve: it relays to {}",
+                app.cluster.me().name,
+                to.name
+            ),
+        );
+    }
+    let wait_ms = serde_json::from_slice::<WaitHint>(&body)
+        .unwrap_or_default()
+        .wait_ms
+        .min(MAX_WAIT_MS);
+    app.cluster.forward(to, path, body, wait_ms).await
+}
+
+/// Serves `op` from this node's store.
+async fn serve(app: &App, op: Op, body: &[u8]) -> Response {
+    match op {
+        Op::Grant(table) => match parse::<GrantRequest>(body) {
+            Ok(req) => grant(app, table, req).await,
+            Err(e) => bad_request(e),
+        },
+        Op::Renew(table) => answer(body, |req: RenewRequest| {
+            match app
+                .store()
+                .renew(table, &req.key, &req.holder, req.token, req.lease_ms)
+            {
+                Ok(g) => granted(g.token, g.lease_ms),
+                Err(refusal) => reply_refusal(refusal),
+            }
+        }),
+        Op::Release(table) => answer(body, |req: ReleaseRequest| {
+            match app.store().release(table, &req.key, &req.holder, req.token) {
+                Ok(()) => reply_json(StatusCode::OK, &serde_json::json!({})),
+                Err(refusal) => reply_refusal(refusal),
+            }
+        }),
+        Op::Leader => answer(body, |req: KeyRequest| {
+            let holder = app.store().holder(Table::Election, &req.key);
+            reply_json(
+                StatusCode::OK,
+                &LeaderResponse {
+                    token: holder.as_ref().map(|(_, token)| *token),
+                    holder: holder.map(|(holder, _)| holder),
+                },
+            )
+        }),
+        Op::Read => answer(body, |req: KeyRequest| {
+            let resource = app.store().read(&req.key);
+            reply_json(
+                StatusCode::OK,
+                &ReadResponse {
+                    value: resource.list,
+                    highest_token: resource.highest_token,
+                },
+            )
+        }),
+        Op::Write => answer(body, |req: WriteRequest| {
+            match app.store().write(&req.key, req.token, req.value) {
+                Ok(()) => reply_json(StatusCode::OK, &serde_json::json!({})),
+                Err(refusal) => reply_refusal(refusal),
+            }
+        }),
+    }
+}
+
+/// `body` parsed as a `R` and answered by `serve`, or a 400.
+fn answer<R: DeserializeOwned>(body: &[u8], serve: impl FnOnce(R) -> Response) -> Response {
+    match parse::<R>(body) {
+        Ok(req) => serve(req),
+        Err(e) => bad_request(e),
+    }
 }
 
 /// Grants the lease, waiting up to `wait_ms` for the holder to let go.
