@@ -16,11 +16,11 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use splitbrain_checkers::history::F;
+use splitbrain_vocab::WriteMode;
 
 use super::http::NodeHttp;
 use super::outcome::Answer;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
-use crate::etcd::WriteMode;
 use crate::resource::appended;
 
 const NS_PER_MS: i64 = 1_000_000;

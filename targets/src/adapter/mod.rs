@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
+use splitbrain_vocab::WriteMode;
 use tokio::task::JoinSet;
 
 pub use client::AdapterClient;
@@ -42,7 +43,6 @@ pub use outcome::PROTOCOL_HEADER;
 use self::http::NodeHttp;
 use self::outcome::Answer;
 use crate::client::{Client, ClientConfig};
-use crate::etcd::WriteMode;
 use crate::manifest::{Fault, Manifest, ManifestError, NodeValues, Source};
 use crate::target::{
     ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError, Upload,

@@ -23,11 +23,11 @@ use etcd_client::{
 };
 use serde_json::Value;
 use splitbrain_checkers::history::F;
+use splitbrain_vocab::WriteMode;
 
 use super::connection::{self, ConnectFailure};
 use super::keys::{election_name, lock_name, resource_key};
 use super::outcome::{is_election_without_leader, Failure, Rpc};
-use super::WriteMode;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use crate::resource::next_list;
 use crate::target::TargetError;

@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use splitbrain_checkers::history::F;
+use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::discovery::Discovery;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
-use crate::etcd::WriteMode;
 use crate::resource::next_list;
 
 const NS_PER_MS: i64 = 1_000_000;

@@ -59,7 +59,6 @@ mod sentinel;
 mod single;
 mod tokens;
 
-pub use crate::etcd::WriteMode;
 pub use deploy::{RedisLayout, RedisPersistence, DATA_DIR, PORT, SENTINEL_PORT};
 pub use discovery::MASTER_NAME;
 pub use instance_client::InstanceClient;
@@ -67,6 +66,7 @@ pub use keys::{counter_key, fence_key, lock_key, resource_key};
 pub use redlock::{redlock_drift_ms, RedlockClient, RedlockTarget, REDLOCK_NODES};
 pub use sentinel::{SentinelTarget, SENTINEL_DOWN_AFTER_MS, SENTINEL_FAILOVER_TIMEOUT_MS};
 pub use single::RedisTarget;
+pub use splitbrain_vocab::WriteMode;
 pub use tokens::TokenSemantics;
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ use futures_util::future::join_all;
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use splitbrain_checkers::history::F;
+use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::connection::lazy_manager;
@@ -47,7 +48,6 @@ use super::recipe::{server_command, version_command};
 use super::single::probe_node;
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
-use crate::etcd::WriteMode;
 use crate::resource::next_list;
 use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
 

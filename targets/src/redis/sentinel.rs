@@ -29,6 +29,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use splitbrain_vocab::WriteMode;
 use tokio::task::JoinSet;
 
 use super::commands;
@@ -41,7 +42,6 @@ use super::recipe::{server_with_sentinel_command, version_command, Monitor};
 use super::single::probe_node;
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig};
-use crate::etcd::WriteMode;
 use crate::target::{
     ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError,
 };

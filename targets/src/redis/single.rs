@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::connection::{connect_once, lazy_manager};
@@ -11,7 +12,6 @@ use super::instance_client::{InstanceClient, Locator};
 use super::recipe::{server_command, version_command};
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig};
-use crate::etcd::WriteMode;
 use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
 
 /// A single redis-server; the lock, its counter and the resource all live there.
