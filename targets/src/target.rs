@@ -52,7 +52,7 @@ pub enum TargetError {
         #[source]
         source: ServiceError,
     },
-    /// No client could be built, for a reason of the harness's own.
+    /// No client could be built: no node to talk to, or no connection in time.
     #[error("failed to build a client: {0}")]
     Client(String),
     /// No client could be built: the client library refused or failed.
