@@ -18,7 +18,8 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
-use splitbrain_docker::clock as docker_clock;
+use splitbrain_docker::fault::clock as docker_clock;
+use splitbrain_docker::fault::{packet as docker_packet, partition as docker_partition};
 use splitbrain_docker::selector::NodeSelector;
 use splitbrain_docker::topology::{self, Topology as Cut};
 use splitbrain_docker::Cluster;
@@ -197,8 +198,7 @@ impl Nemesis {
                         .resolve(&names, &[], &mut rng)
                         .map_err(|e| e.to_string())?;
                     value["nodes"] = json!(cut);
-                    cluster
-                        .isolate_from_clients(&cut)
+                    docker_partition::isolate_from_clients(cluster, &cut)
                         .await
                         .map_err(|e| e.to_string())?;
                     return Ok(Active::Partition);
@@ -221,8 +221,7 @@ impl Nemesis {
                     .map_err(|e| e.to_string())?;
                 value["grudge"] = json!(grudge);
                 value["sides"] = json!(describe_sides(&grudge, &names));
-                cluster
-                    .partition(&grudge)
+                docker_partition::apply(cluster, &grudge)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(Active::Partition)
@@ -300,8 +299,7 @@ impl Nemesis {
                     .await?;
                 value["nodes"] = json!(chosen);
                 for node in &chosen {
-                    cluster
-                        .packet_fault(node, delay_ms, jitter_ms, loss_pct)
+                    docker_packet::apply_to_all(cluster, node, delay_ms, jitter_ms, loss_pct)
                         .await
                         .map_err(|e| e.to_string())?;
                 }
@@ -362,7 +360,7 @@ impl Nemesis {
         let mut errors = Vec::new();
         match active {
             Active::Partition => {
-                if let Err(e) = cluster.heal_partitions().await {
+                if let Err(e) = docker_partition::heal(&cluster).await {
                     errors.push(e.to_string());
                 }
             }
@@ -384,7 +382,7 @@ impl Nemesis {
             }
             Active::Packet(nodes) => {
                 for node in nodes {
-                    if let Err(e) = cluster.heal_packet_fault(node).await {
+                    if let Err(e) = docker_packet::heal(&cluster, node).await {
                         errors.push(e.to_string());
                     }
                 }
@@ -413,11 +411,11 @@ impl Nemesis {
         let cluster = self.cluster.clone();
         let mut value = json!({ "nodes": self.node_names() });
         let mut errors = Vec::new();
-        if let Err(e) = cluster.heal_partitions().await {
+        if let Err(e) = docker_partition::heal(&cluster).await {
             errors.push(e.to_string());
         }
         for node in self.node_names() {
-            if let Err(e) = cluster.heal_packet_fault(&node).await {
+            if let Err(e) = docker_packet::heal(&cluster, &node).await {
                 errors.push(e.to_string());
             }
             if let Err(e) = cluster.resume_service(&node).await {
