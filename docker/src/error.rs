@@ -60,6 +60,15 @@ pub enum DockerError {
         reason: String,
     },
 
+    /// The caller asked for something on one node (or object) that this
+    /// crate refuses there, with the reason.
+    #[error("failed to {operation} {subject}: {reason}")]
+    RefusedOn {
+        subject: String,
+        operation: &'static str,
+        reason: String,
+    },
+
     /// Building the base root filesystem failed outside the engine.
     #[error("failed to build the base image: {message}")]
     Build { message: String },

@@ -15,8 +15,8 @@ use bollard::query_parameters::{
 use futures_util::future::join_all;
 
 use crate::engine::{Engine, EngineOptions};
-use crate::error::Result;
-use crate::RUN_LABEL;
+use crate::error::{DockerError, Result};
+use crate::labels::RUN_LABEL;
 
 /// What a removal removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -62,15 +62,39 @@ pub async fn remove_run(engine: &Engine, run_id: &str) -> Result<CleanReport> {
 pub async fn remove_labelled(engine: &Engine, scope: &CleanScope) -> Result<CleanReport> {
     let filters = HashMap::from([("label", vec![scope.label_filter()])]);
     let subject = format!("objects labelled {}", scope.label_filter());
+    // A removal that fails does not stop the others: the first error is
+    // returned after everything else was tried.
+    let mut first_error = None;
+    let mut containers = remove_containers(engine, &subject, &filters, &mut first_error).await?;
+    let mut networks = remove_networks(engine, &subject, &filters, &mut first_error).await?;
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    containers.sort();
+    networks.sort();
+    Ok(CleanReport {
+        containers,
+        networks,
+    })
+}
+
+/// Remove the containers matching `filters`, all at once; returns the names
+/// of those removed.
+async fn remove_containers(
+    engine: &Engine,
+    subject: &str,
+    filters: &HashMap<&str, Vec<String>>,
+    first_error: &mut Option<DockerError>,
+) -> Result<Vec<String>> {
     let docker = engine.docker();
     let containers = engine
         .call(
-            &subject,
+            subject,
             "list",
             docker.list_containers(Some(
                 ListContainersOptionsBuilder::new()
                     .all(true)
-                    .filters(&filters)
+                    .filters(filters)
                     .build(),
             )),
         )
@@ -82,23 +106,19 @@ pub async fn remove_labelled(engine: &Engine, scope: &CleanScope) -> Result<Clea
             .and_then(|n| n.first().cloned())
             .map(|n| n.trim_start_matches('/').to_string())
             .unwrap_or_else(|| id.clone());
+        let options = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
         Some(async move {
-            let r = engine
+            let removed = engine
                 .call(
                     &name,
                     "remove container",
-                    docker.remove_container(
-                        &id,
-                        Some(
-                            RemoveContainerOptionsBuilder::new()
-                                .force(true)
-                                .v(true)
-                                .build(),
-                        ),
-                    ),
+                    docker.remove_container(&id, Some(options)),
                 )
                 .await;
-            match r {
+            match removed {
                 Ok(()) => Ok(Some(name)),
                 // Removed by someone else in the meantime: that is the goal.
                 Err(e) if e.is_not_found() => Ok(None),
@@ -106,26 +126,38 @@ pub async fn remove_labelled(engine: &Engine, scope: &CleanScope) -> Result<Clea
             }
         })
     });
-    let mut report = CleanReport::default();
-    let mut first_error = None;
+    let mut removed = Vec::new();
     for r in join_all(removals).await {
         match r {
-            Ok(Some(name)) => report.containers.push(name),
+            Ok(Some(name)) => removed.push(name),
             Ok(None) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
+    Ok(removed)
+}
+
+/// Remove the networks matching `filters` (after their containers, since a
+/// network with endpoints cannot go); returns the names of those removed.
+async fn remove_networks(
+    engine: &Engine,
+    subject: &str,
+    filters: &HashMap<&str, Vec<String>>,
+    first_error: &mut Option<DockerError>,
+) -> Result<Vec<String>> {
+    let docker = engine.docker();
     let networks = engine
         .call(
-            &subject,
+            subject,
             "list",
             docker.list_networks(Some(
-                ListNetworksOptionsBuilder::new().filters(&filters).build(),
+                ListNetworksOptionsBuilder::new().filters(filters).build(),
             )),
         )
         .await?;
+    let mut removed = Vec::new();
     for n in networks {
         let Some(id) = n.id else { continue };
         let name = n.name.unwrap_or_else(|| id.clone());
@@ -133,21 +165,14 @@ pub async fn remove_labelled(engine: &Engine, scope: &CleanScope) -> Result<Clea
             .call(&name, "remove network", docker.remove_network(&id))
             .await
         {
-            Ok(()) => report.networks.push(name),
+            Ok(()) => removed.push(name),
             Err(e) if e.is_not_found() => {}
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
-    match first_error {
-        Some(e) => Err(e),
-        None => {
-            report.containers.sort();
-            report.networks.sort();
-            Ok(report)
-        }
-    }
+    Ok(removed)
 }
 
 /// Removes a run's containers and network when dropped, unless disarmed.

@@ -9,6 +9,7 @@
 //! reuses the image and a changed one builds a new tag beside it.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -42,6 +43,9 @@ pub const BASE_PACKAGES: &[&str] = &[
     "netcat-openbsd",
     "python3-minimal",
 ];
+
+/// How many of mmdebstrap's last lines a failed build reports.
+const BUILD_TAIL_LINES: usize = 20;
 
 /// What a base image is built from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,6 +164,13 @@ pub async fn build(
         "building {reference} with mmdebstrap ({} packages)",
         spec.packages.len()
     ));
+    let timeout = Duration::from_millis(spec.build_timeout_ms);
+    run_mmdebstrap(mmdebstrap_command(spec, &tarball), timeout, &progress).await?;
+    import(engine, spec, &tarball, progress).await
+}
+
+/// mmdebstrap writing the root filesystem of `spec` to `tarball`.
+fn mmdebstrap_command(spec: &BaseImageSpec, tarball: &Path) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new("mmdebstrap");
     cmd.arg("--mode=auto")
         .arg("--variant=apt")
@@ -172,12 +183,22 @@ pub async fn build(
         .arg("--dpkgopt=path-exclude=/usr/share/locale/*")
         .arg(format!("--include={}", spec.packages.join(",")))
         .arg(&spec.suite)
-        .arg(&tarball)
+        .arg(tarball)
         .args(&spec.sources)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    cmd
+}
+
+/// Run `cmd` (mmdebstrap) to its end, at most `timeout`, passing each line
+/// it prints to `progress`; a failure carries its last lines.
+async fn run_mmdebstrap(
+    mut cmd: tokio::process::Command,
+    timeout: Duration,
+    progress: &impl Fn(&str),
+) -> Result<()> {
     let mut child = cmd.spawn().map_err(|e| DockerError::Build {
         message: if e.kind() == std::io::ErrorKind::NotFound {
             "mmdebstrap is not installed (apt-get install mmdebstrap)".to_string()
@@ -185,31 +206,10 @@ pub async fn build(
             format!("failed to run mmdebstrap: {e}")
         },
     })?;
-    let timeout = Duration::from_millis(spec.build_timeout_ms);
     let stderr = child.stderr.take();
     let stdout = child.stdout.take();
     let run = async {
-        let mut tail: Vec<String> = Vec::new();
-        let mut err_lines = stderr.map(|s| BufReader::new(s).lines());
-        let mut out_lines = stdout.map(|s| BufReader::new(s).lines());
-        loop {
-            let line = tokio::select! {
-                l = async { match err_lines.as_mut() { Some(r) => r.next_line().await, None => Ok(None) } }, if err_lines.is_some() => {
-                    match l { Ok(Some(l)) => Some(l), _ => { err_lines = None; None } }
-                }
-                l = async { match out_lines.as_mut() { Some(r) => r.next_line().await, None => Ok(None) } }, if out_lines.is_some() => {
-                    match l { Ok(Some(l)) => Some(l), _ => { out_lines = None; None } }
-                }
-                else => break,
-            };
-            if let Some(line) = line {
-                progress(&line);
-                tail.push(line);
-                if tail.len() > 20 {
-                    tail.remove(0);
-                }
-            }
-        }
+        let tail = relay_output(stderr, stdout, progress).await;
         let status = child.wait().await;
         (status, tail)
     };
@@ -230,7 +230,38 @@ pub async fn build(
             message: format!("mmdebstrap exited with {status}: {}", tail.join("\n")),
         });
     }
-    import(engine, spec, &tarball, progress).await
+    Ok(())
+}
+
+/// Pass every line of a child's stderr and stdout to `progress` until both
+/// close; returns the last [`BUILD_TAIL_LINES`] lines.
+async fn relay_output(
+    stderr: Option<tokio::process::ChildStderr>,
+    stdout: Option<tokio::process::ChildStdout>,
+    progress: &impl Fn(&str),
+) -> Vec<String> {
+    let mut tail: Vec<String> = Vec::new();
+    let mut err_lines = stderr.map(|s| BufReader::new(s).lines());
+    let mut out_lines = stdout.map(|s| BufReader::new(s).lines());
+    loop {
+        let line = tokio::select! {
+            l = async { match err_lines.as_mut() { Some(r) => r.next_line().await, None => Ok(None) } }, if err_lines.is_some() => {
+                match l { Ok(Some(l)) => Some(l), _ => { err_lines = None; None } }
+            }
+            l = async { match out_lines.as_mut() { Some(r) => r.next_line().await, None => Ok(None) } }, if out_lines.is_some() => {
+                match l { Ok(Some(l)) => Some(l), _ => { out_lines = None; None } }
+            }
+            else => break,
+        };
+        if let Some(line) = line {
+            progress(&line);
+            tail.push(line);
+            if tail.len() > BUILD_TAIL_LINES {
+                tail.remove(0);
+            }
+        }
+    }
+    tail
 }
 
 async fn import(

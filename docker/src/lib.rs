@@ -6,33 +6,31 @@
 //! `splitbrain.run=<run id>` so that removal (normal teardown, the drop
 //! guard, Ctrl-C, `splitbrain clean`) needs no memory of what was made.
 //! A node container idles under Docker's init; the service under test is a
-//! `docker exec`ed process, so faults act on the process (kill, SIGSTOP) or
-//! inside the node's own network namespace (iptables, NFQUEUE) and never on
-//! the host. This crate injects faults; recording them in the history and
+//! `docker exec`ed process, so faults (`fault`, one module each) act on the
+//! process (kill, SIGSTOP, its clock), inside the node's own network
+//! namespace (iptables, NFQUEUE) or on the node's own tmpfs (a full data
+//! directory), and never on the host. This crate injects faults; recording them in the history and
 //! deciding when is the run loop's job.
 
-pub mod clock;
 pub mod cluster;
 pub mod engine;
 pub mod error;
+pub mod fault;
 pub mod guard;
 pub mod images;
-pub mod packet;
-pub mod partition;
+pub mod labels;
 pub mod readiness;
 pub mod subnet;
 /// Grudges are cut in the vocabulary crate; partitions apply them here.
 pub use splitbrain_vocab::topology;
 
-pub use cluster::{Cluster, ClusterSpec, ExecOutput, NodeInfo, ProcessState, ServiceSpec};
+pub use cluster::{
+    Cluster, ClusterSpec, DataDir, ExecOutput, NodeInfo, ProcessState, ServiceSpec, TeardownReport,
+};
 pub use engine::{Engine, EngineOptions};
 pub use error::{DockerError, Result};
+pub use fault::disk::DiskFill;
+pub use fault::packet::PacketFault;
 pub use guard::{clean, remove_run, shutdown_signal, CleanReport, CleanScope, ClusterGuard};
-pub use packet::PacketFault;
+pub use labels::{NODE_LABEL, RUN_LABEL};
 pub use readiness::{wait_until, NotReady};
-
-/// The label every container and network of a run carries, valued with the
-/// run id.
-pub const RUN_LABEL: &str = "splitbrain.run";
-/// The label naming a node container's node (`n1`, ...).
-pub const NODE_LABEL: &str = "splitbrain.node";

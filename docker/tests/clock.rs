@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{engine_or_skip, redis_spec};
 use splitbrain_clockshim::ClockState;
-use splitbrain_docker::clock::{self, ProcessClock};
+use splitbrain_docker::fault::clock::{self, ProcessClock};
 use splitbrain_docker::{Cluster, Engine};
 
 const READY_TIMEOUT_MS: u64 = 20_000;

@@ -2,6 +2,7 @@
 //! chosen peers, and heal completely.
 mod common;
 
+use splitbrain_docker::fault::packet;
 use splitbrain_docker::PacketFault;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,8 +19,7 @@ async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
         delay_ms: 200,
         ..PacketFault::default()
     };
-    cluster
-        .packet("n1", &["n2".to_string()], &fault)
+    packet::apply(&cluster, "n1", &["n2".to_string()], &fault)
         .await
         .unwrap();
     let delayed = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
@@ -33,13 +33,17 @@ async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
     );
     assert!(other < 50.0, "n3 was not chosen, its rtt is {other} ms");
 
-    cluster.heal_packet_fault("n1").await.unwrap();
+    packet::heal(&cluster, "n1").await.unwrap();
     let healed = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
     assert!(healed < 50.0, "healed rtt {healed} ms");
     // Healing twice is a no-op.
-    cluster.heal_packet_fault("n1").await.unwrap();
+    packet::heal(&cluster, "n1").await.unwrap();
 
-    cluster.teardown(None).await.unwrap();
+    // The delayer's log is collected with the node's other logs.
+    let logs = tempfile::tempdir().unwrap();
+    let report = cluster.teardown(Some(logs.path())).await.unwrap();
+    assert!(report.log_failures.is_empty(), "{report:?}");
+    assert!(logs.path().join("n1/delayer.log").exists());
     assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
 }
 
@@ -53,7 +57,9 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
     let (cluster, run_id) = common::cluster(&engine, "loss", 2).await;
     let peers = ["n2".to_string()];
 
-    cluster.packet_fault("n1", 0, 0, 100.0).await.unwrap();
+    packet::apply_to_all(&cluster, "n1", 0, 0, 100.0)
+        .await
+        .unwrap();
     assert!(
         !common::pings(&cluster, "n1", "n2").await,
         "100% loss must silence n1 -> n2"
@@ -63,7 +69,7 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
         duplicate_pct: 100.0,
         ..PacketFault::default()
     };
-    cluster.packet("n1", &peers, &dup).await.unwrap();
+    packet::apply(&cluster, "n1", &peers, &dup).await.unwrap();
     let ip = cluster.node("n2").unwrap().ip.to_string();
     let out = cluster
         .exec(
@@ -87,7 +93,7 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
         .unwrap_or(0);
     assert!(duplicates >= 4, "{}", out.stdout);
 
-    cluster.heal_packet_fault("n1").await.unwrap();
+    packet::heal(&cluster, "n1").await.unwrap();
     assert!(common::pings(&cluster, "n1", "n2").await);
     cluster.teardown(None).await.unwrap();
     assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
@@ -106,8 +112,7 @@ async fn reordered_packets_overtake_delayed_ones() {
         seed: 11,
         ..PacketFault::default()
     };
-    cluster
-        .packet("n1", &["n2".to_string()], &fault)
+    packet::apply(&cluster, "n1", &["n2".to_string()], &fault)
         .await
         .unwrap();
     let ip = cluster.node("n2").unwrap().ip.to_string();
@@ -145,7 +150,7 @@ async fn reordered_packets_overtake_delayed_ones() {
         "no reordering seen: {order:?}"
     );
 
-    cluster.heal_packet_fault("n1").await.unwrap();
+    packet::heal(&cluster, "n1").await.unwrap();
     cluster.teardown(None).await.unwrap();
     assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
 }

@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use splitbrain_docker::fault::partition;
 use splitbrain_docker::topology::complete;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,7 +23,7 @@ async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores
     }
 
     let grudge = complete(&[vec!["n1".into()], vec!["n2".into(), "n3".into()]]);
-    cluster.partition(&grudge).await.unwrap();
+    partition::apply(&cluster, &grudge).await.unwrap();
     assert!(
         !common::pings(&cluster, "n1", "n2").await,
         "n1 must not reach n2"
@@ -40,7 +41,7 @@ async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores
         "n3 must still reach n2"
     );
 
-    cluster.heal_partitions().await.unwrap();
+    partition::heal(&cluster).await.unwrap();
     for a in ["n1", "n2", "n3"] {
         for b in ["n1", "n2", "n3"] {
             if a != b {
@@ -83,8 +84,7 @@ async fn isolated_node_refuses_the_controller_but_still_serves_its_peers() {
     .await
     .unwrap();
 
-    cluster
-        .isolate_from_clients(&["n1".to_string()])
+    partition::isolate_from_clients(&cluster, &["n1".to_string()])
         .await
         .unwrap();
     assert!(!connect().await, "the host must not reach an isolated node");
@@ -93,7 +93,7 @@ async fn isolated_node_refuses_the_controller_but_still_serves_its_peers() {
         "n2 must still reach n1"
     );
 
-    cluster.heal_partitions().await.unwrap();
+    partition::heal(&cluster).await.unwrap();
     assert!(connect().await, "the host must reach n1 after the heal");
     cluster.teardown(None).await.unwrap();
     assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));

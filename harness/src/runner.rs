@@ -16,7 +16,7 @@ use anyhow::{anyhow, Context};
 use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_checkers::verdict::{AnomalyType, Validity};
-use splitbrain_docker::clock::Mechanism;
+use splitbrain_docker::fault::clock::Mechanism;
 use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 use splitbrain_targets::client::{ClientConfig, Invocation};
 use splitbrain_targets::target::{NodeAddr, Target};
@@ -172,7 +172,7 @@ pub async fn run(args: RunArgs, cancel: &CancellationToken) -> Result<RunOutcome
                 meta["clock_faults"] = if clock_skew_enabled(&args, target.as_ref()) {
                     let planned = clock_mechanism(target.as_ref());
                     json!({
-                        "state_file": splitbrain_docker::clock::STATE_PATH,
+                        "state_file": splitbrain_docker::fault::clock::STATE_PATH,
                         "writer": "clockctl",
                         "planned": nodes.iter().map(|n| (n.name.clone(), json!(planned))).collect::<serde_json::Map<_, _>>(),
                     })
@@ -269,11 +269,11 @@ async fn deploy(
     for node in &nodes {
         let mut spec = service_spec(target, node, &nodes);
         if clock {
-            splitbrain_docker::clock::install(&cluster, &node.name)
+            splitbrain_docker::fault::clock::install(&cluster, &node.name)
                 .await
                 .with_context(|| format!("failed to install the clock shim on {}", node.name))?;
             if clock_mechanism(target) == Mechanism::Preload.as_str() {
-                splitbrain_docker::clock::add_preload(&mut spec);
+                splitbrain_docker::fault::clock::add_preload(&mut spec);
             }
         }
         cluster

@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use etcd_client::{Client as Etcd, ConnectOptions};
-use splitbrain_docker::clock::{self, Mechanism, ProcessClock};
+use splitbrain_docker::fault::clock::{self, Mechanism, ProcessClock};
 use splitbrain_docker::{images, Cluster, ClusterSpec, Engine, EngineOptions, ServiceSpec};
 use splitbrain_targets::etcd::{EtcdTarget, WriteMode};
 use splitbrain_targets::target::{NodeAddr, Primaries, Target};

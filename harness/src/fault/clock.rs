@@ -4,7 +4,7 @@
 //! rate left the monotonic clocks ahead).
 
 use async_trait::async_trait;
-use splitbrain_docker::clock as docker_clock;
+use splitbrain_docker::fault::clock as docker_clock;
 use splitbrain_vocab::{ClockMode, FaultKind, FaultPlan};
 
 use super::record::{FaultRecord, SkewedRecord};

@@ -2,6 +2,7 @@
 //! with the same command (re-skewed if the node's clock is still off).
 
 use async_trait::async_trait;
+use splitbrain_docker::fault::kill as docker_kill;
 use splitbrain_vocab::{FaultKind, FaultPlan};
 
 use super::clock::reapply_clock;
@@ -40,8 +41,7 @@ impl FaultPackage for Kill {
         let chosen = ctx.victims(victims, seed).await?;
         record.nodes = Some(chosen.clone());
         for node in &chosen {
-            ctx.cluster
-                .kill_service(node)
+            docker_kill::apply(&ctx.cluster, node)
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -81,8 +81,7 @@ impl FaultPackage for Kill {
 }
 
 async fn restart(ctx: &mut FaultCtx, node: &str, record: &mut FaultRecord) -> Result<(), String> {
-    ctx.cluster
-        .restart_service(node)
+    docker_kill::heal(&ctx.cluster, node)
         .await
         .map_err(|e| e.to_string())?;
     reapply_clock(ctx, node, record).await

@@ -3,6 +3,7 @@
 //! service.
 
 use async_trait::async_trait;
+use splitbrain_docker::fault::packet as docker_packet;
 use splitbrain_vocab::{FaultKind, FaultPlan};
 
 use super::record::FaultRecord;
@@ -43,8 +44,7 @@ impl FaultPackage for Packet {
         let chosen = ctx.victims(victims, seed).await?;
         record.nodes = Some(chosen.clone());
         for node in &chosen {
-            ctx.cluster
-                .packet_fault(node, delay_ms, jitter_ms, loss_pct)
+            docker_packet::apply_to_all(&ctx.cluster, node, delay_ms, jitter_ms, loss_pct)
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -63,7 +63,7 @@ impl FaultPackage for Packet {
 async fn heal(ctx: &FaultCtx, nodes: &[String]) -> Vec<String> {
     let mut errors = Vec::new();
     for node in nodes {
-        if let Err(e) = ctx.cluster.heal_packet_fault(node).await {
+        if let Err(e) = docker_packet::heal(&ctx.cluster, node).await {
             errors.push(e.to_string());
         }
     }

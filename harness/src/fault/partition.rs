@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use splitbrain_docker::fault::partition as docker_partition;
 use splitbrain_vocab::topology::sides;
 use splitbrain_vocab::{Cut, FaultKind, FaultPlan, Topology};
 
@@ -46,16 +47,14 @@ impl FaultPackage for Partition {
         match cut.map_err(|e| e.to_string())? {
             Cut::FromClients(cut) => {
                 record.nodes = Some(cut.clone());
-                ctx.cluster
-                    .isolate_from_clients(&cut)
+                docker_partition::isolate_from_clients(&ctx.cluster, &cut)
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(cut)
             }
             Cut::Nodes(grudge) => {
                 record.sides = Some(sides(&grudge, &names));
-                ctx.cluster
-                    .partition(&grudge)
+                docker_partition::apply(&ctx.cluster, &grudge)
                     .await
                     .map_err(|e| e.to_string())?;
                 record.grudge = Some(grudge);
@@ -74,7 +73,7 @@ impl FaultPackage for Partition {
 }
 
 async fn heal(ctx: &FaultCtx) -> Vec<String> {
-    match ctx.cluster.heal_partitions().await {
+    match docker_partition::heal(&ctx.cluster).await {
         Ok(()) => Vec::new(),
         Err(e) => vec![e.to_string()],
     }

@@ -1,6 +1,7 @@
 //! `pause`: SIGSTOP the service on the victims; undone by SIGCONT.
 
 use async_trait::async_trait;
+use splitbrain_docker::fault::pause as docker_pause;
 use splitbrain_vocab::{FaultKind, FaultPlan};
 
 use super::record::FaultRecord;
@@ -38,8 +39,7 @@ impl FaultPackage for Pause {
         let chosen = ctx.victims(victims, seed).await?;
         record.nodes = Some(chosen.clone());
         for node in &chosen {
-            ctx.cluster
-                .pause_service(node)
+            docker_pause::apply(&ctx.cluster, node)
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -58,7 +58,7 @@ impl FaultPackage for Pause {
 async fn resume(ctx: &FaultCtx, nodes: &[String]) -> Vec<String> {
     let mut errors = Vec::new();
     for node in nodes {
-        if let Err(e) = ctx.cluster.resume_service(node).await {
+        if let Err(e) = docker_pause::heal(&ctx.cluster, node).await {
             errors.push(e.to_string());
         }
     }

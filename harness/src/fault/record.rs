@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use splitbrain_docker::clock::{HealOutcome, SkewedProcess};
+use splitbrain_docker::fault::clock::{HealOutcome, SkewedProcess};
 use splitbrain_vocab::{ClockMode, FaultKind, FaultPlan, Grudge};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

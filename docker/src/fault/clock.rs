@@ -15,7 +15,7 @@
 //!   state file. Nodes run with `CAP_SYS_PTRACE` for it.
 //!
 //! ```text
-//!   set_clock(n2, +60 s)
+//!   apply(n2, +60 s)
 //!     ps in n2 ──> etcd pid 31 (Go)     ──> clockinject patch 31 STATE (once per process)
 //!              └─> redis pid 40 (shim)  ──> nothing to do
 //!     clockctl set STATE ...            ──> both read +60 s from their next clock call
@@ -29,7 +29,7 @@
 //!
 //! 1. [`install`] puts the shim, clockctl and clockinject into the node and
 //!    publishes real time into the state file, before the service starts.
-//! 2. [`set_clock`], [`bump`], [`strobe`], [`rate`] first make sure every
+//! 2. [`apply`], [`bump`], [`strobe`], [`rate`] first make sure every
 //!    running service process reads the state (patching those not under the
 //!    shim), then exec clockctl, which rewrites the state in place under a
 //!    seqlock; the processes see it on their next clock read, no restart. An
@@ -182,8 +182,10 @@ pub fn add_preload(spec: &mut ServiceSpec) {
 }
 
 /// Publish `state` on `node` after making sure that every running service
-/// process reads it (patching the vDSO of those not under the shim).
-pub async fn set_clock(cluster: &Cluster, node: &str, state: ClockState) -> Result<ClockOutcome> {
+/// process reads it (patching the vDSO of those not under the shim). The
+/// fault's `apply`; [`bump`], [`strobe`] and [`rate`] change one part of
+/// the current state through it.
+pub async fn apply(cluster: &Cluster, node: &str, state: ClockState) -> Result<ClockOutcome> {
     state.validate().map_err(|e| DockerError::Refused {
         operation: "set the clock",
         reason: format!("on {node}: {e}"),
@@ -223,7 +225,7 @@ pub async fn bump(cluster: &Cluster, node: &str, delta_ms: i64) -> Result<ClockO
             operation: "bump the clock",
             reason: format!("{delta_ms} ms on {node} overflows its offset"),
         })?;
-    set_clock(
+    apply(
         cluster,
         node,
         ClockState {
@@ -247,7 +249,7 @@ pub async fn strobe(
         delta_ns: delta_ms.saturating_mul(1_000_000),
         period_ns: period_ms.saturating_mul(1_000_000),
     };
-    set_clock(
+    apply(
         cluster,
         node,
         ClockState {
@@ -262,7 +264,7 @@ pub async fn strobe(
 /// too), keeping its offset and strobe.
 pub async fn rate(cluster: &Cluster, node: &str, rate: f64) -> Result<ClockOutcome> {
     let current = read_state(cluster, node).await?;
-    set_clock(
+    apply(
         cluster,
         node,
         ClockState {
@@ -498,16 +500,8 @@ async fn clock_exec<S: AsRef<str>>(
 ) -> Result<String> {
     let out = cluster
         .exec(node, argv, Duration::from_millis(CLOCK_EXEC_TIMEOUT_MS))
-        .await?;
-    if !out.success() {
-        return Err(DockerError::Command {
-            subject: node.to_string(),
-            operation,
-            command: join(argv),
-            exit_code: out.exit_code,
-            stderr: out.stderr.trim().to_string(),
-        });
-    }
+        .await?
+        .checked(node, operation, &join(argv))?;
     Ok(out.stdout)
 }
 

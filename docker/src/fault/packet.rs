@@ -17,7 +17,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::cluster::{sh_quote, Cluster};
+use crate::cluster::{sh_quote, Cluster, PACKET_CHAIN};
 use crate::error::{DockerError, Result};
 
 /// Where the in-node packet delayer writes its log.
@@ -25,10 +25,11 @@ pub const DELAYER_LOG: &str = "/var/log/splitbrain/delayer.log";
 const DELAYER_PATH: &str = "/usr/local/lib/splitbrain/delayer.py";
 const DELAYER_PIDFILE: &str = "/run/splitbrain-delayer.pid";
 const DELAYER_SOURCE: &str = include_str!("delayer.py");
-pub(crate) const PACKET_CHAIN: &str = "SPLITBRAIN-PACKET";
 /// NFQUEUE numbers are per network namespace, so one fixed number serves
 /// every node.
 const QUEUE_NUM: u16 = 7;
+/// How often a wait for the delayer's pidfile looks again.
+const FILE_POLL_MS: u64 = 50;
 
 /// What happens to packets towards the chosen peers.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +91,7 @@ impl PacketFault {
 }
 
 /// The mangle-table rules for `fault` towards `peer_ips`.
-pub(crate) fn packet_rules(fault: &PacketFault, peer_ips: &[String]) -> String {
+fn packet_rules(fault: &PacketFault, peer_ips: &[String]) -> String {
     let mut rules = format!("*mangle\n-F {PACKET_CHAIN}\n");
     for ip in peer_ips {
         if fault.loss_pct > 0.0 {
@@ -115,73 +116,87 @@ pub(crate) fn packet_rules(fault: &PacketFault, peer_ips: &[String]) -> String {
     rules
 }
 
-impl Cluster {
-    /// Apply `fault` to what `node` sends to `peers`, replacing any packet
-    /// fault already on `node`.
-    pub async fn packet(&self, node: &str, peers: &[String], fault: &PacketFault) -> Result<()> {
-        fault.validate()?;
-        self.node(node)?;
-        let mut ips = Vec::new();
-        for p in peers {
-            if p == node {
-                return Err(DockerError::Refused {
-                    operation: "inject a packet fault",
-                    reason: format!("{node} cannot be its own peer"),
-                });
-            }
-            ips.push(self.node(p)?.ip.to_string());
+/// Apply `fault` to what `node` sends to `peers`, replacing any packet
+/// fault already on `node`.
+pub async fn apply(
+    cluster: &Cluster,
+    node: &str,
+    peers: &[String],
+    fault: &PacketFault,
+) -> Result<()> {
+    fault.validate()?;
+    cluster.node(node)?;
+    let mut ips = Vec::new();
+    for p in peers {
+        if p == node {
+            return Err(DockerError::Refused {
+                operation: "inject a packet fault",
+                reason: format!("{node} cannot be its own peer"),
+            });
         }
-        self.heal_packet_fault(node).await?;
-        if fault.needs_delayer() {
-            self.start_delayer(node, fault).await?;
-        }
-        let script = format!(
-            "iptables-restore -w -n <<'SPLITBRAIN_RULES'\n{}SPLITBRAIN_RULES\n",
-            packet_rules(fault, &ips)
-        );
-        self.sh(node, "inject a packet fault on", &script).await?;
-        Ok(())
+        ips.push(cluster.node(p)?.ip.to_string());
     }
-
-    /// Delay (± jitter) and drop what `node` sends to every other node.
-    pub async fn packet_fault(
-        &self,
-        node: &str,
-        delay_ms: u64,
-        jitter_ms: u64,
-        loss_pct: f64,
-    ) -> Result<()> {
-        let peers: Vec<String> = self
-            .node_names()
-            .into_iter()
-            .filter(|n| n != node)
-            .collect();
-        let fault = PacketFault {
-            delay_ms,
-            jitter_ms,
-            loss_pct,
-            ..PacketFault::default()
-        };
-        self.packet(node, &peers, &fault).await
+    heal(cluster, node).await?;
+    if fault.needs_delayer() {
+        start_delayer(cluster, node, fault).await?;
     }
+    let script = format!(
+        "iptables-restore -w -n <<'SPLITBRAIN_RULES'\n{}SPLITBRAIN_RULES\n",
+        packet_rules(fault, &ips)
+    );
+    cluster
+        .sh(node, "inject a packet fault on", &script)
+        .await?;
+    Ok(())
+}
 
-    /// Remove the packet fault on `node`, releasing every packet the delayer
-    /// holds. A no-op when there is none.
-    pub async fn heal_packet_fault(&self, node: &str) -> Result<()> {
-        self.node(node)?;
-        // Rules first, so no new packet is queued while the delayer drains.
-        let script = format!(
-            "iptables -w -t mangle -F {PACKET_CHAIN} && \
-             if [ -s {DELAYER_PIDFILE} ]; then kill -TERM \"$(cat {DELAYER_PIDFILE})\" 2>/dev/null || rm -f {DELAYER_PIDFILE}; fi"
-        );
-        self.sh(node, "heal the packet fault on", &script).await?;
-        let gone = self
-            .wait_for_file(node, DELAYER_PIDFILE, false, "heal the packet fault on")
-            .await;
-        if gone.is_err() {
-            // The delayer did not exit in time: kill it; the rules are gone
-            // already, so only its held packets are lost.
-            self.sh(
+/// Delay (± jitter) and drop what `node` sends to every other node.
+pub async fn apply_to_all(
+    cluster: &Cluster,
+    node: &str,
+    delay_ms: u64,
+    jitter_ms: u64,
+    loss_pct: f64,
+) -> Result<()> {
+    let peers: Vec<String> = cluster
+        .node_names()
+        .into_iter()
+        .filter(|n| n != node)
+        .collect();
+    let fault = PacketFault {
+        delay_ms,
+        jitter_ms,
+        loss_pct,
+        ..PacketFault::default()
+    };
+    apply(cluster, node, &peers, &fault).await
+}
+
+/// Remove the packet fault on `node`, releasing every packet the delayer
+/// holds. A no-op when there is none.
+pub async fn heal(cluster: &Cluster, node: &str) -> Result<()> {
+    cluster.node(node)?;
+    // Rules first, so no new packet is queued while the delayer drains.
+    let script = format!(
+        "iptables -w -t mangle -F {PACKET_CHAIN} && \
+         if [ -s {DELAYER_PIDFILE} ]; then kill -TERM \"$(cat {DELAYER_PIDFILE})\" 2>/dev/null || rm -f {DELAYER_PIDFILE}; fi"
+    );
+    cluster
+        .sh(node, "heal the packet fault on", &script)
+        .await?;
+    let gone = wait_for_file(
+        cluster,
+        node,
+        DELAYER_PIDFILE,
+        false,
+        "heal the packet fault on",
+    )
+    .await;
+    if gone.is_err() {
+        // The delayer did not exit in time: kill it; the rules are gone
+        // already, so only its held packets are lost.
+        cluster
+            .sh(
                 node,
                 "heal the packet fault on",
                 &format!(
@@ -189,70 +204,80 @@ impl Cluster {
                 ),
             )
             .await?;
-        }
-        Ok(())
     }
+    Ok(())
+}
 
-    async fn start_delayer(&self, node: &str, fault: &PacketFault) -> Result<()> {
-        self.put_file(node, DELAYER_PATH, DELAYER_SOURCE.as_bytes(), 0o755)
-            .await?;
-        let command = format!(
-            "mkdir -p /var/log/splitbrain && exec python3 {DELAYER_PATH} {QUEUE_NUM} {} {} {} {} {DELAYER_PIDFILE} >>{} 2>&1 </dev/null",
-            fault.delay_ms,
-            fault.jitter_ms,
-            fault.reorder_pct.round() as u64,
-            fault.seed,
-            sh_quote(DELAYER_LOG),
-        );
-        self.spawn_detached(node, "start the packet delayer on", &["sh", "-c", &command])
-            .await?;
-        // The pidfile appears only once the queue is bound: until then the
-        // rules would let packets bypass the delay.
-        self.wait_for_file(node, DELAYER_PIDFILE, true, "start the packet delayer on")
-            .await
-            .map_err(|e| match e {
-                DockerError::NotObserved {
-                    subject,
-                    operation,
-                    timeout,
-                    ..
-                } => DockerError::NotObserved {
-                    subject,
-                    operation,
-                    what: format!("the delayer bound to its queue (see {DELAYER_LOG})"),
-                    timeout,
-                },
-                other => other,
-            })
-    }
+async fn start_delayer(cluster: &Cluster, node: &str, fault: &PacketFault) -> Result<()> {
+    cluster
+        .put_file(node, DELAYER_PATH, DELAYER_SOURCE.as_bytes(), 0o755)
+        .await?;
+    cluster.collect_at_teardown(DELAYER_LOG, "delayer.log");
+    let command = format!(
+        "mkdir -p /var/log/splitbrain && exec python3 {DELAYER_PATH} {QUEUE_NUM} {} {} {} {} {DELAYER_PIDFILE} >>{} 2>&1 </dev/null",
+        fault.delay_ms,
+        fault.jitter_ms,
+        fault.reorder_pct.round() as u64,
+        fault.seed,
+        sh_quote(DELAYER_LOG),
+    );
+    cluster
+        .spawn_detached(node, "start the packet delayer on", &["sh", "-c", &command])
+        .await?;
+    // The pidfile appears only once the queue is bound: until then the
+    // rules would let packets bypass the delay.
+    wait_for_file(
+        cluster,
+        node,
+        DELAYER_PIDFILE,
+        true,
+        "start the packet delayer on",
+    )
+    .await
+    .map_err(|e| match e {
+        DockerError::NotObserved {
+            subject,
+            operation,
+            timeout,
+            ..
+        } => DockerError::NotObserved {
+            subject,
+            operation,
+            what: format!("the delayer bound to its queue (see {DELAYER_LOG})"),
+            timeout,
+        },
+        other => other,
+    })
+}
 
-    async fn wait_for_file(
-        &self,
-        node: &str,
-        path: &str,
-        present: bool,
-        operation: &'static str,
-    ) -> Result<()> {
-        let wait = Duration::from_millis(self.process_wait_ms());
-        let deadline = Instant::now() + wait;
-        let test = if present { "-s" } else { "-e" };
-        loop {
-            let out = self
-                .exec(node, &["test", test, path], self.engine().call_timeout())
-                .await?;
-            if out.success() == present {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(DockerError::NotObserved {
-                    subject: node.to_string(),
-                    operation,
-                    what: format!("{path} {}", if present { "written" } else { "removed" }),
-                    timeout: wait,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+/// Wait until `path` in `node` is written (`present`) or removed, at most
+/// the cluster's process wait.
+async fn wait_for_file(
+    cluster: &Cluster,
+    node: &str,
+    path: &str,
+    present: bool,
+    operation: &'static str,
+) -> Result<()> {
+    let wait = cluster.process_wait();
+    let deadline = Instant::now() + wait;
+    let test = if present { "-s" } else { "-e" };
+    loop {
+        let out = cluster
+            .exec(node, &["test", test, path], cluster.engine().call_timeout())
+            .await?;
+        if out.success() == present {
+            return Ok(());
         }
+        if Instant::now() >= deadline {
+            return Err(DockerError::NotObserved {
+                subject: node.to_string(),
+                operation,
+                what: format!("{path} {}", if present { "written" } else { "removed" }),
+                timeout: wait,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(FILE_POLL_MS)).await;
     }
 }
 
