@@ -17,9 +17,11 @@ use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_checkers::verdict::{AnomalyType, Validity};
 use splitbrain_docker::fault::clock::Mechanism;
-use splitbrain_docker::{Cluster, ClusterGuard, ClusterSpec, Engine, EngineOptions, ServiceSpec};
+use splitbrain_docker::{
+    Cluster, ClusterGuard, ClusterSpec, DataDir, Engine, EngineOptions, ServiceSpec,
+};
 use splitbrain_targets::client::{ClientConfig, Invocation};
-use splitbrain_targets::target::{NodeAddr, Target};
+use splitbrain_targets::target::{ClockEntry, NodeAddr, Target};
 use splitbrain_vocab::{FaultKind, Pins, Topology, Victims};
 use splitbrain_workloads::{FaultSchedule, ScheduleConfig, WorkloadConfig};
 use tokio::time::Instant;
@@ -38,6 +40,9 @@ use crate::worker::{self, Clients};
 const SERVICE_LOG: &str = "/var/log/splitbrain/service.log";
 /// Bound on a cluster becoming ready after its services start.
 const READY_DEADLINE: Duration = Duration::from_secs(90);
+/// Size of the data directory the disk fault fills: room for etcd's
+/// preallocated 64 MiB WAL segments, small enough to fill in a second.
+const DISK_FAULT_DIR_MB: u64 = 256;
 /// Attempts at the final read of each resource before the run is unknown.
 const FINAL_READ_ATTEMPTS: u32 = 10;
 
@@ -177,7 +182,7 @@ pub async fn run(args: RunArgs, cancel: &CancellationToken) -> Result<RunOutcome
                         "planned": nodes.iter().map(|n| (n.name.clone(), json!(planned))).collect::<serde_json::Map<_, _>>(),
                     })
                 } else if args.nemesis.includes(FaultKind::Clock) {
-                    json!({ "planned": null, "refused": target.clock_refusal().unwrap_or_else(|| "the target does not support clock faults".to_string()) })
+                    json!({ "planned": null, "refused": target.fault(FaultKind::Clock).refusal().unwrap_or_else(|| "the target does not support clock faults".to_string()) })
                 } else {
                     json!(null)
                 };
@@ -236,6 +241,7 @@ async fn deploy(
             run_id: run_id.to_string(),
             nodes: args.node_count() as usize,
             image: image.to_string(),
+            data_dir: disk_data_dir(args, target),
             ..ClusterSpec::default()
         },
     )
@@ -305,7 +311,21 @@ async fn deploy(
 /// Whether nodes start under the clock shim: only when a clock fault is
 /// scheduled and the target reads time where the shim can reach it.
 pub fn clock_skew_enabled(args: &RunArgs, target: &dyn Target) -> bool {
-    args.nemesis.includes(FaultKind::Clock) && target.as_clock_skew().is_some()
+    args.nemesis.includes(FaultKind::Clock) && target.fault(FaultKind::Clock).applies()
+}
+
+/// The size-limited data directory the disk fault fills, mounted only when
+/// a disk fault is scheduled on a target that keeps data there.
+fn disk_data_dir(args: &RunArgs, target: &dyn Target) -> Option<DataDir> {
+    let applies = target.fault(FaultKind::Disk).applies();
+    if !(args.nemesis.includes(FaultKind::Disk) && applies) {
+        return None;
+    }
+    let path = target.data_dir()?;
+    Some(DataDir {
+        path,
+        size_mb: DISK_FAULT_DIR_MB,
+    })
 }
 
 /// How the target's service is meant to read its skewed clock: under the
@@ -313,9 +333,9 @@ pub fn clock_skew_enabled(args: &RunArgs, target: &dyn Target) -> bool {
 /// process turns out not to load the shim is patched too; run.json's
 /// `clock_faults.applied` says what actually happened.
 fn clock_mechanism(target: &dyn Target) -> &'static str {
-    match target.as_clock_skew() {
-        Some(skew) if skew.preload_shim() => Mechanism::Preload.as_str(),
-        _ => Mechanism::VdsoPatch.as_str(),
+    match target.clock_entry() {
+        ClockEntry::Preload => Mechanism::Preload.as_str(),
+        ClockEntry::VdsoPatch => Mechanism::VdsoPatch.as_str(),
     }
 }
 

@@ -10,7 +10,7 @@
 //! process_name = "my-locks"
 //! port = 7000
 //! data_dir = "/var/lib/splitbrain/my-locks"
-//! faults = ["partition", "kill", "pause", "client-pause"]   # no clock dependency
+//! faults = ["partition", "kill", "pause", "client-pause"]   # no clock dependency; packet goes with partition
 //!
 //! [readiness]
 //! path = "/v1/health"
@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use splitbrain_vocab::FaultKind;
 
 /// The adapter protocol versions this harness speaks.
 pub const SUPPORTED_PROTOCOLS: &[u32] = &[1];
@@ -58,37 +59,6 @@ pub enum ManifestError {
         field: &'static str,
         reason: String,
     },
-}
-
-/// A fault the manifest says makes sense for the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fault {
-    Partition,
-    Kill,
-    Pause,
-    Clock,
-    ClientPause,
-}
-
-impl Fault {
-    pub const ALL: [Fault; 5] = [
-        Fault::Partition,
-        Fault::Kill,
-        Fault::Pause,
-        Fault::Clock,
-        Fault::ClientPause,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Fault::Partition => "partition",
-            Fault::Kill => "kill",
-            Fault::Pause => "pause",
-            Fault::Clock => "clock",
-            Fault::ClientPause => "client-pause",
-        }
-    }
 }
 
 /// Where the service comes from.
@@ -139,7 +109,7 @@ struct RawManifest {
     process_name: String,
     port: u16,
     data_dir: String,
-    faults: Vec<Fault>,
+    faults: Vec<FaultKind>,
     #[serde(default)]
     readiness: Readiness,
     version_command: Option<Vec<String>>,
@@ -156,7 +126,7 @@ pub struct Manifest {
     pub process_name: String,
     pub port: u16,
     pub data_dir: String,
-    pub faults: Vec<Fault>,
+    pub faults: Vec<FaultKind>,
     pub readiness: Readiness,
     pub version_command: Vec<String>,
 }
@@ -215,7 +185,7 @@ impl Manifest {
             })
     }
 
-    pub fn allows(&self, fault: Fault) -> bool {
+    pub fn allows(&self, fault: FaultKind) -> bool {
         self.faults.contains(&fault)
     }
 

@@ -1,13 +1,17 @@
 //! What a service under test provides to the harness: how to start it on a
 //! node, how to prove a node is ready, and how to build a client.
 //!
-//! Faults are capabilities, each its own trait, so the schedule only plans a
-//! fault where the target says it applies.
+//! A target describes itself in one typed answer each: its default node
+//! count, the Debian packages its nodes need, where it keeps its data,
+//! and, for every fault, whether it applies and why not ([`Applies`]).
+//! Only naming primaries carries a method of its own ([`Primaries`]).
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use splitbrain_vocab::FaultKind;
 
 use crate::client::{Client, ClientConfig};
 
@@ -131,15 +135,31 @@ pub trait Target: Send + Sync {
         cfg: &ClientConfig,
     ) -> Result<Box<dyn Client>, TargetError>;
 
-    fn as_kill(&self) -> Option<&dyn Kill> {
+    /// The cluster size the target is designed for, when `--nodes` is not given.
+    fn default_nodes(&self) -> usize {
+        3
+    }
+
+    /// Debian packages its nodes need beyond the substrate's own tools;
+    /// the node image is built from them and cached by their hash.
+    fn packages(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Where the service keeps its data in a node, when it keeps any: the
+    /// `disk` fault fills the filesystem mounted there.
+    fn data_dir(&self) -> Option<String> {
         None
     }
-    fn as_pause(&self) -> Option<&dyn Pause> {
-        None
+
+    /// Whether `fault` applies to this target, and why not when it does not.
+    fn fault(&self, fault: FaultKind) -> Applies;
+
+    /// How a clock fault reaches the service's processes.
+    fn clock_entry(&self) -> ClockEntry {
+        ClockEntry::Preload
     }
-    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
-        None
-    }
+
     fn as_primaries(&self) -> Option<&dyn Primaries> {
         None
     }
@@ -149,37 +169,45 @@ pub trait Target: Send + Sync {
     fn token_note(&self) -> Option<String> {
         None
     }
-    /// Why a clock fault cannot reach this target, when it cannot.
-    fn clock_refusal(&self) -> Option<String> {
-        None
+}
+
+/// Whether a fault applies to a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applies {
+    Yes,
+    /// It does not; the sentence says why (recorded in the history when
+    /// the fault is refused).
+    No(String),
+}
+
+impl Applies {
+    /// `No` with "refused: target NAME does not support FAULT".
+    pub fn unsupported(target: &str, fault: FaultKind) -> Applies {
+        Applies::No(format!("refused: target {target} does not support {fault}"))
     }
-    /// Why the target's author ruled out a fault that needs no capability
-    /// of the service (`partition`, `client-pause`, `packet`: the harness
-    /// applies them from outside), when they did. `fault` is the fault's
-    /// name as `--nemesis` spells it.
-    fn fault_refusal(&self, fault: &str) -> Option<String> {
-        let _ = fault;
-        None
+
+    pub fn refusal(self) -> Option<String> {
+        match self {
+            Applies::Yes => None,
+            Applies::No(why) => Some(why),
+        }
+    }
+
+    pub fn applies(&self) -> bool {
+        *self == Applies::Yes
     }
 }
 
-/// The service survives SIGKILL and can be restarted with the same command.
-pub trait Kill {}
-
-/// The service can be stopped with SIGSTOP and resumed with SIGCONT.
-pub trait Pause {}
-
-/// The harness may skew the clock of the service's processes. Every process
-/// can be reached (its vDSO patched); `preload_shim` says whether to start
-/// the service under the LD_PRELOAD shim instead, which is simpler where it
-/// works (dynamically linked C programs).
-pub trait ClockSkew {
-    /// Start the service with the clock shim preloaded. False for programs
-    /// that never call libc for the time (Go, static binaries): they are
+/// How a clock fault reaches the service's processes. Every process can be
+/// reached by patching its vDSO once running; preloading the shim at start
+/// is simpler where it works (dynamically linked C programs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockEntry {
+    /// Start the service with the clock shim preloaded.
+    Preload,
+    /// Programs that never call libc for the time (Go, static binaries):
     /// patched through the vDSO once running.
-    fn preload_shim(&self) -> bool {
-        true
-    }
+    VdsoPatch,
 }
 
 /// The target can say which nodes currently act as primary or leader.

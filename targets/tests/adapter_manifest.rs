@@ -5,8 +5,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use splitbrain_targets::adapter::AdapterTarget;
-use splitbrain_targets::manifest::{Fault, Manifest, ManifestError, Source};
+use splitbrain_targets::manifest::{Manifest, ManifestError, Source};
 use splitbrain_targets::target::{NodeAddr, Target};
+use splitbrain_vocab::FaultKind;
 
 const GOOD: &str = r#"
 name = "my-locks"
@@ -90,19 +91,20 @@ fn a_good_manifest_expands_into_each_nodes_command() {
 fn faults_left_out_are_not_offered() {
     let manifest = parse(GOOD).expect("a good manifest");
     let target = AdapterTarget::new(manifest);
-    assert!(target.as_kill().is_some() && target.as_pause().is_some());
-    assert!(target.allows(Fault::Partition) && target.allows(Fault::ClientPause));
-    assert!(target.as_clock_skew().is_none());
+    assert!(target.fault(FaultKind::Kill).applies() && target.fault(FaultKind::Pause).applies());
+    assert!(target.allows(FaultKind::Partition) && target.allows(FaultKind::ClientPause));
     assert!(target
-        .clock_refusal()
+        .fault(FaultKind::Clock)
+        .refusal()
         .is_some_and(|r| r.contains("does not list clock")));
 }
 
 #[test]
 fn faults_applied_from_outside_are_refused_when_the_manifest_leaves_them_out() {
     let full = AdapterTarget::new(parse(GOOD).expect("a good manifest"));
-    for fault in ["partition", "packet", "client-pause", "kill", "clock"] {
-        assert_eq!(full.fault_refusal(fault), None, "{fault}");
+    for fault in ["partition", "packet", "client-pause", "kill"] {
+        let kind: FaultKind = fault.parse().unwrap();
+        assert_eq!(full.fault(kind).refusal(), None, "{fault}");
     }
     let narrow = AdapterTarget::new(
         parse(&GOOD.replace(
@@ -117,16 +119,17 @@ fn faults_applied_from_outside_are_refused_when_the_manifest_leaves_them_out() {
         ("client-pause", "client-pause"),
     ] {
         let refusal = narrow
-            .fault_refusal(fault)
+            .fault(fault.parse().unwrap())
+            .refusal()
             .unwrap_or_else(|| panic!("{fault} must be refused"));
         assert!(
             refusal.contains(&format!("does not list {listed}")),
             "{refusal}"
         );
     }
-    // Faults with a capability trait are refused through it instead.
-    assert_eq!(narrow.fault_refusal("kill"), None);
-    assert!(narrow.as_pause().is_none());
+    // Faults the manifest lists apply; the rest are refused.
+    assert_eq!(narrow.fault(FaultKind::Kill).refusal(), None);
+    assert!(!narrow.fault(FaultKind::Pause).applies());
 }
 
 #[test]
@@ -141,7 +144,7 @@ fn the_example_manifest_describes_the_reference_service() {
     );
     let manifest = Manifest::from_str_at(&text, &example, dir.path()).expect("the example parses");
     assert_eq!(manifest.name, "reference-safe");
-    assert_eq!(manifest.faults, Fault::ALL.to_vec());
+    assert_eq!(manifest.faults, FaultKind::ALL.to_vec());
     assert_eq!(manifest.process_name, "splitbrain-lock");
     assert!(matches!(manifest.source, Source::Binary { .. }));
 }

@@ -18,16 +18,19 @@ pub enum FaultKind {
     Packet,
     /// Stall a client that holds a lock (keep-alives included) past its lease.
     ClientPause,
+    /// Fill the filesystem under the service's data directory.
+    Disk,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 7] = [
         FaultKind::Partition,
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Clock,
         FaultKind::Packet,
         FaultKind::ClientPause,
+        FaultKind::Disk,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +41,7 @@ impl FaultKind {
             FaultKind::Clock => "clock",
             FaultKind::Packet => "packet",
             FaultKind::ClientPause => "client-pause",
+            FaultKind::Disk => "disk",
         }
     }
 }
@@ -49,8 +53,10 @@ impl std::str::FromStr for FaultKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.as_str()).collect();
                 format!(
-                    "unknown nemesis {s:?}; expected one of partition, kill, pause, clock, packet, client-pause"
+                    "unknown nemesis {s:?}; expected one of {}",
+                    names.join(", ")
                 )
             })
     }
@@ -313,6 +319,10 @@ pub enum FaultPlan {
         pause_ms: u64,
         seed: u64,
     },
+    Disk {
+        victims: Victims,
+        seed: u64,
+    },
 }
 
 impl FaultPlan {
@@ -398,6 +408,10 @@ impl FaultPlan {
                 pause_ms: cfg.lease_ms * 2 + rng.random_range(0..=cfg.lease_ms),
                 seed,
             },
+            FaultKind::Disk => FaultPlan::Disk {
+                victims: node_victims(rng),
+                seed,
+            },
         }
     }
 
@@ -409,6 +423,7 @@ impl FaultPlan {
             FaultPlan::Clock { .. } => FaultKind::Clock,
             FaultPlan::Packet { .. } => FaultKind::Packet,
             FaultPlan::ClientPause { .. } => FaultKind::ClientPause,
+            FaultPlan::Disk { .. } => FaultKind::Disk,
         }
     }
 }

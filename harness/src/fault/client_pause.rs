@@ -28,7 +28,7 @@ impl FaultPackage for ClientPause {
     }
 
     fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        ctx.target.fault_refusal(self.kind().as_str())
+        ctx.target.fault(self.kind()).refusal()
     }
 
     async fn apply(

@@ -23,16 +23,10 @@ impl FaultPackage for Clock {
     }
 
     fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        let refused = ctx.target.fault_refusal(self.kind().as_str());
+        let refused = ctx.target.fault(self.kind()).refusal();
         refused.or_else(|| {
-            (!ctx.clock_installed).then(|| {
-                ctx.target.clock_refusal().unwrap_or_else(|| {
-                    format!(
-                        "refused: target {} does not support clock faults",
-                        ctx.target.name()
-                    )
-                })
-            })
+            let why = "refused: the clock tools were not installed on the nodes";
+            (!ctx.clock_installed).then(|| why.to_string())
         })
     }
 

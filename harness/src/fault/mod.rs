@@ -15,6 +15,7 @@
 
 mod client_pause;
 mod clock;
+mod disk;
 mod kill;
 mod packet;
 mod partition;
@@ -80,14 +81,6 @@ impl FaultCtx {
         }
         Ok(chosen)
     }
-
-    /// "refused: target etcd does not support kill".
-    pub fn unsupported(&self, fault: FaultKind) -> String {
-        format!(
-            "refused: target {} does not support {fault}",
-            self.target.name()
-        )
-    }
 }
 
 /// One fault: everything the harness knows about it.
@@ -138,13 +131,14 @@ pub trait FaultPackage: Send + Sync {
 
 /// Every fault, in the order the final heal undoes them: the network
 /// first, then processes resumed, clocks healed, and services restarted
-/// last (re-skewed where a clock is still off).
-pub static REGISTRY: [&dyn FaultPackage; 6] = [
+/// last (re-skewed where a clock is still off), on disks with room again.
+pub static REGISTRY: [&dyn FaultPackage; 7] = [
     &partition::Partition,
     &packet::Packet,
     &client_pause::ClientPause,
     &pause::Pause,
     &clock::Clock,
+    &disk::Disk,
     &kill::Kill,
 ];
 

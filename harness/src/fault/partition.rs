@@ -24,7 +24,7 @@ impl FaultPackage for Partition {
     }
 
     fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        ctx.target.fault_refusal(self.kind().as_str())
+        ctx.target.fault(self.kind()).refusal()
     }
 
     async fn apply(

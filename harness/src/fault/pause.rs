@@ -20,11 +20,7 @@ impl FaultPackage for Pause {
     }
 
     fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        let refused = ctx.target.fault_refusal(self.kind().as_str());
-        refused.or_else(|| {
-            let supported = ctx.target.as_pause().is_some();
-            (!supported).then(|| ctx.unsupported(self.kind()))
-        })
+        ctx.target.fault(self.kind()).refusal()
     }
 
     async fn apply(

@@ -39,6 +39,10 @@ pub struct FaultRecord {
     /// Per node, the service processes a clock fault reached and how.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub processes: BTreeMap<String, Vec<SkewedRecord>>,
+    /// Per node, how many bytes the disk fault's fill file took: the data
+    /// directory's free space when the fault started.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub filled_bytes: BTreeMap<String, u64>,
     /// Per node, restarted service processes re-patched to the node's
     /// still-skewed clock.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -43,10 +43,9 @@ pub use outcome::PROTOCOL_HEADER;
 use self::http::NodeHttp;
 use self::outcome::Answer;
 use crate::client::{Client, ClientConfig};
-use crate::manifest::{Fault, Manifest, ManifestError, NodeValues, Source};
-use crate::target::{
-    ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError, Upload,
-};
+use crate::manifest::{Manifest, ManifestError, NodeValues, Source};
+use crate::target::{Applies, NodeAddr, Primaries, ServiceCommand, Target, TargetError, Upload};
+use splitbrain_vocab::FaultKind;
 
 /// What `GET /v1/health` says; only `role` is optional for other services.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -110,7 +109,7 @@ impl AdapterTarget {
 
     /// Whether the manifest lists `fault` (partitions and client pauses
     /// have no capability trait; the harness asks here).
-    pub fn allows(&self, fault: Fault) -> bool {
+    pub fn allows(&self, fault: FaultKind) -> bool {
         self.manifest.allows(fault)
     }
 
@@ -238,54 +237,41 @@ impl Target for AdapterTarget {
         )))
     }
 
-    fn as_kill(&self) -> Option<&dyn Kill> {
-        self.allows(Fault::Kill).then_some(self as &dyn Kill)
-    }
-
-    fn as_pause(&self) -> Option<&dyn Pause> {
-        self.allows(Fault::Pause).then_some(self as &dyn Pause)
-    }
-
-    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
-        self.allows(Fault::Clock).then_some(self as &dyn ClockSkew)
-    }
-
     fn as_primaries(&self) -> Option<&dyn Primaries> {
         Some(self)
     }
 
-    /// A manifest's `faults` list is the author's word on which faults make
-    /// sense; partition and client-pause are listed there too. Packet faults
-    /// have no entry of their own and go with partition (both cut or slow
-    /// the network between nodes).
-    fn fault_refusal(&self, fault: &str) -> Option<String> {
-        let needed = match fault {
-            "partition" | "packet" => Fault::Partition,
-            "client-pause" => Fault::ClientPause,
-            _ => return None,
-        };
-        (!self.allows(needed)).then(|| {
-            format!(
-                "refused: the manifest of {} does not list {} among its faults",
-                self.manifest.name,
-                needed.as_str()
-            )
-        })
+    /// The manifest's own data directory, when it names one path for every
+    /// node (a path with placeholders differs per node: no disk fault).
+    fn data_dir(&self) -> Option<String> {
+        let dir = &self.manifest.data_dir;
+        (!dir.contains('{')).then(|| dir.clone())
     }
 
-    fn clock_refusal(&self) -> Option<String> {
-        (!self.allows(Fault::Clock)).then(|| {
-            format!(
-                "the manifest of {} does not list clock among its faults",
-                self.manifest.name
-            )
-        })
+    /// A manifest's `faults` list is the author's word on which faults make
+    /// sense. Packet faults may go unlisted where partition is listed (both
+    /// cut or slow the network between nodes).
+    fn fault(&self, fault: FaultKind) -> Applies {
+        let listed =
+            self.allows(fault) || (fault == FaultKind::Packet && self.allows(FaultKind::Partition));
+        if listed {
+            return Applies::Yes;
+        }
+        let name = &self.manifest.name;
+        match fault {
+            FaultKind::Kill | FaultKind::Pause => Applies::unsupported(name, fault),
+            FaultKind::Clock => Applies::No(format!(
+                "the manifest of {name} does not list clock among its faults"
+            )),
+            FaultKind::Packet => Applies::No(format!(
+                "refused: the manifest of {name} does not list partition among its faults"
+            )),
+            _ => Applies::No(format!(
+                "refused: the manifest of {name} does not list {fault} among its faults"
+            )),
+        }
     }
 }
-
-impl Kill for AdapterTarget {}
-impl Pause for AdapterTarget {}
-impl ClockSkew for AdapterTarget {}
 
 #[async_trait]
 impl Primaries for AdapterTarget {

@@ -60,8 +60,9 @@ pub use splitbrain_vocab::WriteMode;
 use self::connection::{ConnectFailure, SERVER_PING_MIN_MS};
 use crate::client::{Client, ClientConfig};
 use crate::target::{
-    ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError,
+    Applies, ClockEntry, NodeAddr, Primaries, ServiceCommand, Target, TargetError,
 };
+use splitbrain_vocab::FaultKind;
 
 /// Raft heartbeat interval passed to every node.
 pub const HEARTBEAT_MS: u64 = 100;
@@ -120,7 +121,7 @@ impl EtcdTarget {
         url(node.ip, self.client_port)
     }
 
-    fn data_dir(&self, node: &NodeAddr) -> String {
+    fn member_dir(&self, node: &NodeAddr) -> String {
         match &self.data_root {
             None => DATA_DIR.to_string(),
             Some(root) => root.join(&node.name).display().to_string(),
@@ -167,7 +168,7 @@ impl Target for EtcdTarget {
         let argv = [
             "etcd".to_string(),
             format!("--name={}", node.name),
-            format!("--data-dir={}", self.data_dir(node)),
+            format!("--data-dir={}", self.member_dir(node)),
             format!("--listen-client-urls={client_url}"),
             format!("--advertise-client-urls={client_url}"),
             format!("--listen-peer-urls={peer_url}"),
@@ -240,37 +241,31 @@ impl Target for EtcdTarget {
         Ok(Box::new(client))
     }
 
-    fn as_kill(&self) -> Option<&dyn Kill> {
-        Some(self)
-    }
-
-    fn as_pause(&self) -> Option<&dyn Pause> {
-        Some(self)
-    }
-
     fn as_primaries(&self) -> Option<&dyn Primaries> {
         Some(self)
     }
 
-    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
-        Some(self)
+    fn packages(&self) -> Vec<String> {
+        vec!["etcd-server".to_string(), "etcd-client".to_string()]
+    }
+
+    fn data_dir(&self) -> Option<String> {
+        Some(DATA_DIR.to_string())
+    }
+
+    /// Every fault applies: members keep their data across SIGKILL (fsync'd
+    /// WAL) and rejoin with the same command; the WAL lives in the data dir.
+    fn fault(&self, _: FaultKind) -> Applies {
+        Applies::Yes
+    }
+
+    /// etcd is a Go program: it reads the time by calling the vDSO
+    /// directly, so its clock is skewed by patching the vDSO of the running
+    /// process, not by preloading.
+    fn clock_entry(&self) -> ClockEntry {
+        ClockEntry::VdsoPatch
     }
 }
-
-/// etcd is a Go program: it reads the time by calling the vDSO directly, so
-/// its clock is skewed by patching the vDSO of the running process, not by
-/// preloading.
-impl ClockSkew for EtcdTarget {
-    fn preload_shim(&self) -> bool {
-        false
-    }
-}
-
-/// Members keep their data across SIGKILL (fsync'd WAL) and rejoin with the
-/// same command.
-impl Kill for EtcdTarget {}
-
-impl Pause for EtcdTarget {}
 
 #[async_trait]
 impl Primaries for EtcdTarget {
@@ -347,9 +342,17 @@ mod tests {
     #[test]
     fn clock_faults_go_through_the_vdso_not_the_preload_shim() {
         let target = EtcdTarget::new(WriteMode::Unguarded);
-        let skew = target.as_clock_skew().expect("etcd takes clock faults");
-        assert!(!skew.preload_shim(), "Go never calls libc for the time");
-        assert!(target.clock_refusal().is_none());
-        assert!(target.as_kill().is_some() && target.as_pause().is_some());
+        assert!(
+            target.fault(FaultKind::Clock).applies(),
+            "etcd takes clock faults"
+        );
+        assert_eq!(
+            target.clock_entry(),
+            ClockEntry::VdsoPatch,
+            "Go never calls libc for the time"
+        );
+        assert!(
+            target.fault(FaultKind::Kill).applies() && target.fault(FaultKind::Pause).applies()
+        );
     }
 }

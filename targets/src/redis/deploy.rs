@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+use splitbrain_vocab::FaultKind;
+
+use crate::target::Applies;
+
 /// Port of redis-server on each node.
 pub const PORT: u16 = 6379;
 /// Port of redis-sentinel on each node of the Sentinel target.
@@ -44,6 +48,31 @@ impl std::str::FromStr for RedisPersistence {
             )),
         }
     }
+}
+
+/// Debian packages every Redis node needs (Sentinel included, so the three
+/// Redis targets share one node image).
+pub fn packages() -> Vec<String> {
+    ["redis-server", "redis-sentinel", "redis-tools"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Which faults apply to a Redis target: all of them, save the disk fault
+/// for a server that writes nothing to disk. A killed Redis restarts with
+/// the same command; what it remembers depends on [`RedisPersistence`],
+/// which is the point of the fault. redis-server (and redis-sentinel) are
+/// dynamically linked and time key expiry with `CLOCK_REALTIME`, which the
+/// preload shim intercepts.
+pub fn fault(persistence: RedisPersistence, fault: FaultKind) -> Applies {
+    if fault == FaultKind::Disk && persistence == RedisPersistence::None {
+        return Applies::No(
+            "refused: Redis with persistence none writes nothing to its data directory \
+             (use persistence aof-everysec or aof-always)"
+                .to_string(),
+        );
+    }
+    Applies::Yes
 }
 
 /// Where the processes of each node listen and keep their files.

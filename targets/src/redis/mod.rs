@@ -72,7 +72,8 @@ pub use tokens::TokenSemantics;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Target;
+    use crate::target::{ClockEntry, Target};
+    use splitbrain_vocab::FaultKind;
 
     #[test]
     fn persistence_names_round_trip_and_unknown_names_are_refused() {
@@ -102,10 +103,15 @@ mod tests {
             )),
         ];
         for target in &targets {
-            assert!(target.as_kill().is_some(), "{}", target.name());
-            assert!(target.as_pause().is_some(), "{}", target.name());
-            assert!(target.as_clock_skew().is_some(), "{}", target.name());
-            assert!(target.clock_refusal().is_none(), "{}", target.name());
+            for fault in [FaultKind::Kill, FaultKind::Pause, FaultKind::Clock] {
+                assert!(target.fault(fault).applies(), "{} {fault}", target.name());
+            }
+            assert_eq!(
+                target.clock_entry(),
+                ClockEntry::Preload,
+                "{}",
+                target.name()
+            );
             assert_eq!(target.version_command(), ["redis-server", "--version"]);
         }
         assert_eq!(

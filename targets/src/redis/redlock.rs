@@ -41,7 +41,7 @@ use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::connection::lazy_manager;
-use super::deploy::{RedisLayout, RedisPersistence};
+use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
 use super::instance_client::no_election;
 use super::outcome::Failure;
 use super::recipe::{server_command, version_command};
@@ -49,7 +49,8 @@ use super::single::probe_node;
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use crate::resource::next_list;
-use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
+use crate::target::{Applies, NodeAddr, ServiceCommand, Target, TargetError};
+use splitbrain_vocab::FaultKind;
 
 /// The number of independent nodes Redlock's author recommends.
 pub const REDLOCK_NODES: usize = 5;
@@ -180,26 +181,25 @@ impl Target for RedlockTarget {
         }))
     }
 
-    fn as_kill(&self) -> Option<&dyn Kill> {
-        Some(self)
+    /// Redlock's five independent nodes.
+    fn default_nodes(&self) -> usize {
+        5
     }
 
-    fn as_pause(&self) -> Option<&dyn Pause> {
-        Some(self)
+    fn packages(&self) -> Vec<String> {
+        super::deploy::packages()
     }
 
-    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
-        Some(self)
+    fn data_dir(&self) -> Option<String> {
+        Some(DATA_DIR.to_string())
+    }
+
+    /// Each node expires keys by its own wall clock, which the preload
+    /// shim moves: the fault Kleppmann's critique of Redlock rests on.
+    fn fault(&self, fault: FaultKind) -> Applies {
+        super::deploy::fault(self.persistence, fault)
     }
 }
-
-impl Kill for RedlockTarget {}
-
-impl Pause for RedlockTarget {}
-
-/// Each node expires keys by its own wall clock, which the preload shim moves:
-/// the fault Kleppmann's critique of Redlock rests on.
-impl ClockSkew for RedlockTarget {}
 
 /// A process's Redlock client.
 pub struct RedlockClient {

@@ -34,7 +34,7 @@ use tokio::task::JoinSet;
 
 use super::commands;
 use super::connection::connect_once;
-use super::deploy::{RedisLayout, RedisPersistence};
+use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
 use super::discovery::{ask_primary, Discovery, MASTER_NAME};
 use super::instance_client::{InstanceClient, Locator};
 use super::outcome::within;
@@ -42,9 +42,8 @@ use super::recipe::{server_with_sentinel_command, version_command, Monitor};
 use super::single::probe_node;
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig};
-use crate::target::{
-    ClockSkew, Kill, NodeAddr, Pause, Primaries, ServiceCommand, Target, TargetError,
-};
+use crate::target::{Applies, NodeAddr, Primaries, ServiceCommand, Target, TargetError};
+use splitbrain_vocab::FaultKind;
 
 /// How long a primary must be unreachable before a Sentinel thinks it down
 /// (Sentinel's own default is 30 s, far beyond a one-minute run).
@@ -221,32 +220,26 @@ impl Target for SentinelTarget {
         )))
     }
 
-    fn as_kill(&self) -> Option<&dyn Kill> {
-        Some(self)
-    }
-
-    fn as_pause(&self) -> Option<&dyn Pause> {
-        Some(self)
-    }
-
-    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
-        Some(self)
-    }
-
     fn as_primaries(&self) -> Option<&dyn Primaries> {
         Some(self)
     }
+
+    fn packages(&self) -> Vec<String> {
+        super::deploy::packages()
+    }
+
+    fn data_dir(&self) -> Option<String> {
+        Some(DATA_DIR.to_string())
+    }
+
+    /// Kill and pause hit redis-server, not the Sentinel beside it. Both
+    /// read the skewed clock (the shim's environment reaches both through
+    /// the node's start script); a Sentinel whose clock jumps enters TILT
+    /// mode for 30 s and takes no action.
+    fn fault(&self, fault: FaultKind) -> Applies {
+        super::deploy::fault(self.persistence, fault)
+    }
 }
-
-/// Kill and pause hit redis-server, not the Sentinel beside it.
-impl Kill for SentinelTarget {}
-
-impl Pause for SentinelTarget {}
-
-/// Both redis-server and redis-sentinel read the skewed clock (the shim's
-/// environment reaches both through the node's start script). A Sentinel
-/// whose clock jumps enters TILT mode for 30 s and takes no action.
-impl ClockSkew for SentinelTarget {}
 
 #[async_trait]
 impl Primaries for SentinelTarget {

@@ -7,12 +7,13 @@ use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::connection::{connect_once, lazy_manager};
-use super::deploy::{RedisLayout, RedisPersistence};
+use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
 use super::instance_client::{InstanceClient, Locator};
 use super::recipe::{server_command, version_command};
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig};
-use crate::target::{ClockSkew, Kill, NodeAddr, Pause, ServiceCommand, Target, TargetError};
+use crate::target::{Applies, NodeAddr, ServiceCommand, Target, TargetError};
+use splitbrain_vocab::FaultKind;
 
 /// A single redis-server; the lock, its counter and the resource all live there.
 #[derive(Debug, Clone)]
@@ -126,26 +127,19 @@ impl Target for RedisTarget {
         )))
     }
 
-    fn as_kill(&self) -> Option<&dyn Kill> {
-        Some(self)
+    fn default_nodes(&self) -> usize {
+        1
     }
 
-    fn as_pause(&self) -> Option<&dyn Pause> {
-        Some(self)
+    fn packages(&self) -> Vec<String> {
+        super::deploy::packages()
     }
 
-    fn as_clock_skew(&self) -> Option<&dyn ClockSkew> {
-        Some(self)
+    fn data_dir(&self) -> Option<String> {
+        Some(DATA_DIR.to_string())
+    }
+
+    fn fault(&self, fault: FaultKind) -> Applies {
+        super::deploy::fault(self.persistence, fault)
     }
 }
-
-/// A killed Redis restarts with the same command; what it remembers depends
-/// on [`RedisPersistence`], which is the point of the fault.
-impl Kill for RedisTarget {}
-
-impl Pause for RedisTarget {}
-
-/// redis-server is dynamically linked and times key expiry with
-/// `CLOCK_REALTIME` (gettimeofday / clock_gettime), which the preload shim
-/// intercepts.
-impl ClockSkew for RedisTarget {}
