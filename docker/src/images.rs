@@ -23,19 +23,21 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use crate::engine::Engine;
 use crate::error::{DockerError, Result};
 
+/// The label holding an image's sorted, comma-separated package list.
+const PACKAGES_LABEL: &str = "splitbrain.base.packages";
+/// The label holding the hash of the suite and sources it was built from.
+const SOURCES_LABEL: &str = "splitbrain.base.sources";
+
 /// The repository every base image is tagged in.
 pub const BASE_REPOSITORY: &str = "splitbrain-base";
 
-/// What nodes need: the services under test, and the tools the faults and
+/// What every node needs whatever the service: the tools the faults and
 /// tests use inside a node (iptables and NFQUEUE for partitions and packet
 /// faults, python3-minimal for the packet delayer, procps for finding the
-/// service process, ping and nc for probing reachability).
+/// service process, ping and nc for probing reachability). A target adds
+/// its own service's packages ([`BaseImageSpec::with_packages`]), so a new
+/// target never changes the image the others use.
 pub const BASE_PACKAGES: &[&str] = &[
-    "etcd-server",
-    "etcd-client",
-    "redis-server",
-    "redis-sentinel",
-    "redis-tools",
     "iptables",
     "iproute2",
     "procps",
@@ -74,6 +76,35 @@ impl Default for BaseImageSpec {
 }
 
 impl BaseImageSpec {
+    /// The default spec with `packages` added to the substrate's own.
+    pub fn with_packages<S: AsRef<str>>(packages: &[S]) -> BaseImageSpec {
+        let mut spec = BaseImageSpec::default();
+        let extra = packages.iter().map(|p| p.as_ref().to_string());
+        spec.packages.extend(extra);
+        spec.packages.sort();
+        spec.packages.dedup();
+        spec
+    }
+
+    /// A hash of the suite and sources alone: images with the same one
+    /// differ only in their package lists.
+    fn sources_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.suite.as_bytes());
+        for s in &self.sources {
+            h.update(b"\n");
+            h.update(s.as_bytes());
+        }
+        let digest = h.finalize();
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn sorted_packages(&self) -> Vec<String> {
+        let mut packages = self.packages.clone();
+        packages.sort();
+        packages.dedup();
+        packages
+    }
     /// A hash of everything that decides the image's content, in a stable
     /// order: the package list sorted, the sources as given.
     pub fn tag(&self) -> String {
@@ -115,9 +146,63 @@ pub struct ImageInfo {
     pub created: i64,
 }
 
-/// The default base image, built if the engine does not have it.
-pub async fn ensure_base(engine: &Engine, progress: impl Fn(&str)) -> Result<ImageRef> {
-    ensure(engine, &BaseImageSpec::default(), progress).await
+/// An image with the substrate and `packages`: the engine's own for
+/// exactly that list, else any base image built from the same sources
+/// whose packages include them all, else a new build.
+pub async fn ensure_with<S: AsRef<str>>(
+    engine: &Engine,
+    packages: &[S],
+    progress: impl Fn(&str),
+) -> Result<ImageRef> {
+    let spec = BaseImageSpec::with_packages(packages);
+    if let Some(found) = superset(engine, &spec).await? {
+        progress(&format!(
+            "reusing {} (its packages include {})",
+            found.reference,
+            spec.sorted_packages().join(", ")
+        ));
+        return Ok(found);
+    }
+    ensure(engine, &spec, progress).await
+}
+
+/// A base image from the same sources whose package list includes all of
+/// `spec`'s (its own tag preferred).
+async fn superset(engine: &Engine, spec: &BaseImageSpec) -> Result<Option<ImageRef>> {
+    let filters = HashMap::from([(
+        "label",
+        vec![format!("{SOURCES_LABEL}={}", spec.sources_hash())],
+    )]);
+    let images = engine
+        .call(
+            BASE_REPOSITORY,
+            "list images of",
+            engine.docker().list_images(Some(
+                ListImagesOptionsBuilder::new().filters(&filters).build(),
+            )),
+        )
+        .await?;
+    let needed = spec.sorted_packages();
+    let mut covering: Vec<ImageRef> = images
+        .into_iter()
+        .filter_map(|image| {
+            let listed = image.labels.get(PACKAGES_LABEL)?;
+            let has: Vec<&str> = listed.split(',').collect();
+            let covers = needed.iter().all(|p| has.contains(&p.as_str()));
+            let reference = image
+                .repo_tags
+                .into_iter()
+                .find(|r| r.starts_with(BASE_REPOSITORY))?;
+            covers.then_some(ImageRef {
+                reference,
+                id: image.id,
+            })
+        })
+        .collect();
+    // The image for exactly this list first, then the others in a stable order.
+    let own = spec.reference();
+    covering.sort_by_key(|i| (i.reference != own, i.reference.clone()));
+    Ok(covering.into_iter().next())
 }
 
 /// The image for `spec`, built if the engine does not have it.
@@ -276,8 +361,7 @@ async fn import(
         .await
         .map_err(|e| DockerError::io("open", tarball.display().to_string(), e))?;
     progress(&format!("importing {reference}"));
-    let mut packages = spec.packages.clone();
-    packages.sort();
+    let packages = spec.sorted_packages();
     let options = CreateImageOptionsBuilder::new()
         .from_src("-")
         .repo(BASE_REPOSITORY)
@@ -286,7 +370,8 @@ async fn import(
             // The node's idle main process; Cluster passes it too, this is
             // for a user poking at the image by hand.
             r#"CMD ["sleep", "infinity"]"#.to_string(),
-            format!("LABEL splitbrain.base.packages=\"{}\"", packages.join(",")),
+            format!("LABEL {PACKAGES_LABEL}=\"{}\"", packages.join(",")),
+            format!("LABEL {SOURCES_LABEL}=\"{}\"", spec.sources_hash()),
         ])
         .build();
     let docker = engine.docker();

@@ -5,7 +5,7 @@
 //! targets crate's clock_etcd tests.)
 //!
 //! Needs a Docker engine and the base image (built on first use by
-//! `images::ensure_base`, which needs mmdebstrap). Without an engine these
+//! `images::ensure_with`, which needs mmdebstrap). Without an engine these
 //! tests skip loudly, and fail when CI=true.
 
 mod common;

@@ -13,17 +13,18 @@ async fn base_image_is_reused_when_its_tag_is_present() {
         return;
     };
     let started = Instant::now();
-    let first = images::ensure_base(&engine, |l| eprintln!("image: {l}"))
+    let spec = BaseImageSpec::with_packages(&common::SERVICE_PACKAGES);
+    let first = images::ensure(&engine, &spec, |l| eprintln!("image: {l}"))
         .await
         .unwrap();
     eprintln!(
         "ensure_base (build if missing): {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    assert_eq!(first.reference, BaseImageSpec::default().reference());
+    assert_eq!(first.reference, spec.reference());
 
     let started = Instant::now();
-    let again = images::ensure_base(&engine, |_| {}).await.unwrap();
+    let again = images::ensure(&engine, &spec, |_| {}).await.unwrap();
     let reuse_s = started.elapsed().as_secs_f64();
     eprintln!("ensure_base (present): {reuse_s:.3} s");
     assert_eq!(again, first);

@@ -150,7 +150,8 @@ pub async fn run(args: RunArgs, cancel: &CancellationToken) -> Result<RunOutcome
         None => {
             // A cold build takes a minute: Ctrl-C must not wait for it
             // (dropping the build kills mmdebstrap).
-            let build = splitbrain_docker::images::ensure_base(&engine, |line| {
+            let packages = target.packages();
+            let build = splitbrain_docker::images::ensure_with(&engine, &packages, |line| {
                 tracing::info!("image: {line}");
                 eprintln!("image: {line}");
             });

@@ -5,5 +5,6 @@ pub mod client;
 pub mod etcd;
 pub mod manifest;
 pub mod redis;
+pub mod registry;
 mod resource;
 pub mod target;

@@ -62,7 +62,8 @@ impl EtcdCluster {
     /// Three members in containers, the clock tools installed, etcd started
     /// as the target starts it (no preload: it is Go).
     async fn deploy(engine: &Engine, name: &str) -> EtcdCluster {
-        let image = images::ensure_base(engine, |line| eprintln!("[image] {line}"))
+        let packages = EtcdTarget::new(WriteMode::Unguarded).packages();
+        let image = images::ensure_with(engine, &packages, |line| eprintln!("[image] {line}"))
             .await
             .expect("failed to get the base image");
         let stamp = SystemTime::now()

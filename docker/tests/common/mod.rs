@@ -31,13 +31,24 @@ pub async fn engine_or_skip(test: &str) -> Option<Engine> {
     }
 }
 
+/// The services the substrate's tests run in nodes: etcd and Redis (with
+/// Sentinel). The harness's `splitbrain images build` builds the same list
+/// (every built-in target's packages), so both share one image.
+pub const SERVICE_PACKAGES: [&str; 5] = [
+    "etcd-server",
+    "etcd-client",
+    "redis-server",
+    "redis-sentinel",
+    "redis-tools",
+];
+
 static BASE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
 
 /// The base image reference, built on first use (several tests in one
 /// binary share one build).
 pub async fn base_image(engine: &Engine) -> String {
     BASE.get_or_init(|| async {
-        images::ensure_base(engine, |line| eprintln!("image: {line}"))
+        images::ensure_with(engine, &SERVICE_PACKAGES, |line| eprintln!("image: {line}"))
             .await
             .expect("failed to prepare the base image")
             .reference
