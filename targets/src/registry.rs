@@ -22,12 +22,15 @@ use crate::etcd::EtcdTarget;
 use crate::redis::{RedisPersistence, RedisTarget, RedlockTarget, SentinelTarget};
 use crate::target::Target;
 
+/// Builds a target from its name, the write mode and its options.
+type Make = fn(&str, WriteMode, &TargetOptions) -> Result<Arc<dyn Target>, RegistryError>;
+
 /// One built-in target: its name and the options it takes.
 pub struct Builtin {
     pub name: &'static str,
     /// Option names and what each means, for errors and `--help`.
     pub options: &'static [(&'static str, &'static str)],
-    make: fn(&str, WriteMode, &TargetOptions) -> Result<Arc<dyn Target>, RegistryError>,
+    make: Make,
 }
 
 const PERSISTENCE: (&str, &str) = (
