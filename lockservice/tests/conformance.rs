@@ -28,7 +28,7 @@ const READY: Readiness = Readiness {
 };
 
 /// The reference service in mode `safe`.
-struct ReferenceBed(LocalCluster<AdapterTarget>);
+struct ReferenceBed;
 
 /// The example manifest, naming the binary this test has and a port free
 /// on every node (7000 may be taken on this host).
@@ -73,55 +73,29 @@ impl TestBed for ReferenceBed {
         }
     }
 
-    async fn start(nodes: u8, write_mode: WriteMode) -> Self {
-        ReferenceBed(
-            LocalCluster::start(ClusterSpec::new(
-                loopback::nodes(nodes),
-                READY,
-                "the reference service (cargo builds it for this test)",
-                |nodes, dir| {
-                    AdapterTarget::new(example_manifest(nodes))
-                        .with_write_mode(write_mode)
-                        .with_data_root(dir)
-                },
-            ))
-            .await,
-        )
-    }
-
-    fn cluster(&self) -> &LocalCluster<AdapterTarget> {
-        &self.0
-    }
-
-    fn cluster_mut(&mut self) -> &mut LocalCluster<AdapterTarget> {
-        &mut self.0
+    async fn start(nodes: u8, write_mode: WriteMode) -> LocalCluster<AdapterTarget> {
+        LocalCluster::start(ClusterSpec::new(
+            loopback::nodes(nodes),
+            READY,
+            "the reference service (cargo builds it for this test)",
+            |nodes, dir| {
+                AdapterTarget::new(example_manifest(nodes))
+                    .with_write_mode(write_mode)
+                    .with_data_root(dir)
+            },
+        ))
+        .await
     }
 }
 
-splitbrain_testkit::conformance!(ReferenceBed {
-    shows: [
-        successive_grants_get_increasing_tokens_and_a_lease_bound,
-        a_held_lock_excludes_others_until_released,
-        an_expired_lease_lets_another_process_acquire,
-        a_fenced_write_with_a_stale_token_is_refused,
-        an_unguarded_stale_write_loses_an_update,
-        requests_without_a_read_or_a_hold_are_refused_client_side,
-        a_grant_after_a_long_wait_is_bounded_from_the_grant,
-        an_acquire_that_waits_past_its_timeout_gives_up,
-        requests_to_a_paused_server_end_info_within_the_request_timeout,
-        a_killed_server_fails_requests_fast_and_serves_after_restart,
-        contended_grants_stay_exclusive,
-        clients_on_different_nodes_share_one_lock,
-    ],
-    lacks: [],
-});
+splitbrain_testkit::conformance!(ReferenceBed { lacks: [] });
 
 /// Three nodes from the example manifest: n1 is primary; processes on n2
 /// and n3 are relayed to it; the election works as the lock does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_service_runs_from_its_manifest() {
     let bed = ReferenceBed::start(3, WriteMode::Fenced).await;
-    let (target, nodes) = (&bed.0.target, &bed.0.nodes);
+    let (target, nodes) = (&bed.target, &bed.nodes);
     // What the harness's upload does: the node path names the host file.
     let uploads = target.uploads();
     assert_eq!(uploads.len(), 1);
@@ -144,8 +118,8 @@ async fn reference_service_runs_from_its_manifest() {
         connect_timeout_ms: 500,
     };
     // Processes 1 and 2 land on n2 and n3, which relay to n1.
-    let mut p1 = bed.0.client(1, &cfg).await;
-    let mut p2 = bed.0.client(2, &cfg).await;
+    let mut p1 = bed.client(1, &cfg).await;
+    let mut p2 = bed.client(2, &cfg).await;
     let before = clock.now_ns();
     let grant = ok(p1.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     assert_eq!(grant.node.as_deref(), Some("n2"));
@@ -184,7 +158,7 @@ async fn reference_service_runs_from_its_manifest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_to_a_dead_primary_is_fail() {
     let mut bed = ReferenceBed::start(2, WriteMode::Fenced).await;
-    bed.0.kill(0);
+    bed.kill(0);
     let clock = HistoryClock::start();
     let cfg = ClientConfig {
         lease_ms: 1000,
@@ -193,7 +167,7 @@ async fn a_relay_to_a_dead_primary_is_fail() {
         connect_timeout_ms: 500,
     };
     // Process 1 talks to n2.
-    let mut p1 = bed.0.client(1, &cfg).await;
+    let mut p1 = bed.client(1, &cfg).await;
     let refused = completion(p1.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     assert_eq!(refused.kind, OpType::Fail, "{refused:?}");
     assert!(

@@ -8,40 +8,13 @@ use splitbrain_testkit::beds::{EtcdBed, RedisBed, RedlockBed, SentinelBed};
 mod etcd {
     use super::EtcdBed;
 
-    splitbrain_testkit::conformance!(EtcdBed {
-        shows: [
-            successive_grants_get_increasing_tokens_and_a_lease_bound,
-            a_held_lock_excludes_others_until_released,
-            an_expired_lease_lets_another_process_acquire,
-            a_fenced_write_with_a_stale_token_is_refused,
-            an_unguarded_stale_write_loses_an_update,
-            requests_without_a_read_or_a_hold_are_refused_client_side,
-            a_grant_after_a_long_wait_is_bounded_from_the_grant,
-            an_acquire_that_waits_past_its_timeout_gives_up,
-            requests_to_a_paused_server_end_info_within_the_request_timeout,
-            a_killed_server_fails_requests_fast_and_serves_after_restart,
-            contended_grants_stay_exclusive,
-            clients_on_different_nodes_share_one_lock,
-        ],
-        lacks: [],
-    });
+    splitbrain_testkit::conformance!(EtcdBed { lacks: [] });
 }
 
 mod redis {
     use super::RedisBed;
 
     splitbrain_testkit::conformance!(RedisBed {
-        shows: [
-            successive_grants_get_increasing_tokens_and_a_lease_bound,
-            a_held_lock_excludes_others_until_released,
-            an_expired_lease_lets_another_process_acquire,
-            a_fenced_write_with_a_stale_token_is_refused,
-            an_unguarded_stale_write_loses_an_update,
-            requests_without_a_read_or_a_hold_are_refused_client_side,
-            requests_to_a_paused_server_end_info_within_the_request_timeout,
-            a_killed_server_fails_requests_fast_and_serves_after_restart,
-            contended_grants_stay_exclusive,
-        ],
         lacks: [
             a_grant_after_a_long_wait_is_bounded_from_the_grant =>
                 "acquiring never waits: SET NX answers at once",
@@ -56,13 +29,6 @@ mod redlock {
     use super::RedlockBed;
 
     splitbrain_testkit::conformance!(RedlockBed {
-        shows: [
-            a_held_lock_excludes_others_until_released,
-            an_expired_lease_lets_another_process_acquire,
-            an_unguarded_stale_write_loses_an_update,
-            requests_without_a_read_or_a_hold_are_refused_client_side,
-            contended_grants_stay_exclusive,
-        ],
         lacks: [
             successive_grants_get_increasing_tokens_and_a_lease_bound =>
                 "Redlock grants carry no token",
@@ -88,15 +54,6 @@ mod sentinel {
     use super::SentinelBed;
 
     splitbrain_testkit::conformance!(SentinelBed {
-        shows: [
-            successive_grants_get_increasing_tokens_and_a_lease_bound,
-            a_held_lock_excludes_others_until_released,
-            an_expired_lease_lets_another_process_acquire,
-            a_fenced_write_with_a_stale_token_is_refused,
-            an_unguarded_stale_write_loses_an_update,
-            requests_without_a_read_or_a_hold_are_refused_client_side,
-            contended_grants_stay_exclusive,
-        ],
         lacks: [
             a_grant_after_a_long_wait_is_bounded_from_the_grant =>
                 "acquiring never waits: SET NX answers at once",

@@ -56,15 +56,18 @@ pub struct Profile {
     pub builds_clients_while_down: bool,
 }
 
-/// A service family on loopback, for the suite in [`crate::suite`].
+/// A service family on loopback, for the suite in [`crate::suite`]: how
+/// to start its nodes, what its clients promise, and checks of its own
+/// after some behaviours. A [`LocalCluster`] does the rest (clients, kill,
+/// restart, pause, logs) for every family alike.
 ///
-/// A bed is started fresh for every behaviour, so that behaviours cannot
-/// disturb each other, and dropped (every process killed) after it.
+/// The suite starts a fresh cluster for every behaviour, so that behaviours
+/// cannot disturb each other, and drops it (every process killed) after.
 #[allow(
     async_fn_in_trait,
     reason = "beds are awaited on the test's own task, never spawned: no Send bound is wanted"
 )]
-pub trait TestBed: Sized {
+pub trait TestBed {
     type Service: Target;
 
     /// The bed's name in messages and printed numbers.
@@ -73,87 +76,111 @@ pub trait TestBed: Sized {
     fn profile() -> Profile;
 
     /// Starts `nodes` nodes whose clients write to the protected resource
-    /// in `write_mode`, and waits until every one answers its probe.
-    async fn start(nodes: u8, write_mode: WriteMode) -> Self;
-
-    fn cluster(&self) -> &LocalCluster<Self::Service>;
-
-    fn cluster_mut(&mut self) -> &mut LocalCluster<Self::Service>;
+    /// in `write_mode`, and waits until every one is up.
+    async fn start(nodes: u8, write_mode: WriteMode) -> LocalCluster<Self::Service>;
 
     /// Checks of the bed's own after an acquire gave up waiting (see
     /// [`crate::suite::an_acquire_that_waits_past_its_timeout_gives_up`]).
-    async fn after_acquire_timeout(&self) {}
+    async fn after_acquire_timeout(cluster: &LocalCluster<Self::Service>) {
+        let _ = cluster;
+    }
 
     /// Checks of the bed's own after a paused server resumed, given the
     /// grant on another key that a client whose requests timed out during
     /// the pause got afterwards (see
     /// [`crate::suite::requests_to_a_paused_server_end_info_within_the_request_timeout`]).
-    async fn after_resume(&self, clock: &HistoryClock, other: &Completion) {
-        let _ = (clock, other);
+    async fn after_resume(
+        cluster: &LocalCluster<Self::Service>,
+        clock: &HistoryClock,
+        other: &Completion,
+    ) {
+        let _ = (cluster, clock, other);
     }
 }
 
-/// Every behaviour of the suite. Each variant is named as the suite's
-/// function, and the test [`crate::conformance`] generates, that it stands for.
-#[allow(
-    non_camel_case_types,
-    reason = "the macro names the variant, the function and the test with one identifier"
-)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Behaviour {
-    successive_grants_get_increasing_tokens_and_a_lease_bound,
-    a_held_lock_excludes_others_until_released,
-    an_expired_lease_lets_another_process_acquire,
-    a_fenced_write_with_a_stale_token_is_refused,
-    an_unguarded_stale_write_loses_an_update,
-    requests_without_a_read_or_a_hold_are_refused_client_side,
-    a_grant_after_a_long_wait_is_bounded_from_the_grant,
-    an_acquire_that_waits_past_its_timeout_gives_up,
-    requests_to_a_paused_server_end_info_within_the_request_timeout,
-    a_killed_server_fails_requests_fast_and_serves_after_restart,
-    contended_grants_stay_exclusive,
-    clients_on_different_nodes_share_one_lock,
+/// Calls macro `$m` with the name of every behaviour of the suite: the one
+/// list the [`Behaviour`] enum and [`crate::conformance`]'s tests come from.
+#[macro_export]
+macro_rules! with_behaviours {
+    ($m:ident) => {
+        $m! {
+            successive_grants_get_increasing_tokens_and_a_lease_bound,
+            a_held_lock_excludes_others_until_released,
+            an_expired_lease_lets_another_process_acquire,
+            a_fenced_write_with_a_stale_token_is_refused,
+            an_unguarded_stale_write_loses_an_update,
+            requests_without_a_read_or_a_hold_are_refused_client_side,
+            a_grant_after_a_long_wait_is_bounded_from_the_grant,
+            an_acquire_that_waits_past_its_timeout_gives_up,
+            requests_to_a_paused_server_end_info_within_the_request_timeout,
+            a_killed_server_fails_requests_fast_and_serves_after_restart,
+            contended_grants_stay_exclusive,
+            clients_on_different_nodes_share_one_lock,
+        }
+    };
 }
 
-/// Instantiates the suite for one bed: a test for every behaviour it
-/// `shows`, and for every one it `lacks`, the reason why. A behaviour named
-/// in neither list, or in both, does not compile.
+macro_rules! behaviour_enum {
+    ($($name:ident),* $(,)?) => {
+        /// Every behaviour of the suite, each variant named as the suite's
+        /// function, and the test [`crate::conformance`] generates, that it
+        /// stands for.
+        #[allow(
+            non_camel_case_types,
+            reason = "the macros name the variant, the function and the test with one identifier"
+        )]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Behaviour {
+            $($name,)*
+        }
+    };
+}
+
+crate::with_behaviours!(behaviour_enum);
+
+/// Instantiates the suite for one bed: a test for every behaviour, but for
+/// those the bed `lacks`, each with the reason why. Naming a behaviour that
+/// does not exist, or one twice, fails the build.
 ///
 /// ```ignore
-/// mod etcd {
-///     splitbrain_testkit::conformance!(EtcdBed {
-///         shows: [contended_grants_stay_exclusive, ...],
-///         lacks: [clients_on_different_nodes_share_one_lock => "one node"],
-///     });
-/// }
+/// splitbrain_testkit::conformance!(RedisBed {
+///     lacks: [clients_on_different_nodes_share_one_lock => "one node serves every client"],
+/// });
 /// ```
 #[macro_export]
 macro_rules! conformance {
-    ($bed:ty {
-        shows: [$($shown:ident),* $(,)?],
-        lacks: [$($lacked:ident => $why:literal),* $(,)?] $(,)?
-    }) => {
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $shown() {
-                $crate::suite::$shown::<$bed>().await;
-            }
-        )*
-
-        /// Names every behaviour once: a match that misses one, or names
-        /// one twice, fails the build.
-        fn claim(behaviour: $crate::bed::Behaviour) -> Option<&'static str> {
-            match behaviour {
-                $($crate::bed::Behaviour::$shown => None,)*
-                $($crate::bed::Behaviour::$lacked => Some($why),)*
-            }
+    ($bed:ty { lacks: [$($lacked:ident => $why:literal),* $(,)?] $(,)? }) => {
+        $crate::conformance!(@with ($) $bed { $($lacked => $why),* });
+    };
+    // `$d` is a `$` for the macros defined here, which cannot write one.
+    (@with ($d:tt) $bed:ty { $($lacked:ident => $why:literal),* }) => {
+        macro_rules! conformance_test {
+            $(($lacked) => {};)*
+            ($d name:ident) => {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $d name() {
+                    $crate::suite::$d name::<$bed>().await;
+                }
+            };
         }
+        macro_rules! conformance_tests {
+            ($d($d name:ident),* $d(,)?) => {
+                $d(conformance_test!($d name);)*
+            };
+        }
+        $crate::with_behaviours!(conformance_tests);
 
         #[test]
         fn behaviours_not_shown_say_why() {
-            $(assert_eq!(claim($crate::bed::Behaviour::$shown), None);)*
+            // Each name must be a behaviour, and a match names each once.
+            fn lacked(behaviour: $crate::bed::Behaviour) -> Option<&'static str> {
+                match behaviour {
+                    $($crate::bed::Behaviour::$lacked => Some($why),)*
+                    _ => None,
+                }
+            }
             $(
-                let why = claim($crate::bed::Behaviour::$lacked).unwrap_or_default();
+                let why = lacked($crate::bed::Behaviour::$lacked).unwrap_or_default();
                 assert!(!why.trim().is_empty(), "{} gives no reason", stringify!($lacked));
                 println!("{}: {}", stringify!($lacked), why);
             )*

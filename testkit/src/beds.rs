@@ -147,7 +147,7 @@ fn redis_profile(nodes: u8, tokens: bool, grant_node: &'static str) -> Profile {
 }
 
 /// etcd members: a queued Lock call, leases, revisions as tokens.
-pub struct EtcdBed(LocalCluster<EtcdTarget>);
+pub struct EtcdBed;
 
 impl TestBed for EtcdBed {
     type Service = EtcdTarget;
@@ -173,21 +173,13 @@ impl TestBed for EtcdBed {
         }
     }
 
-    async fn start(nodes: u8, write_mode: WriteMode) -> Self {
-        EtcdBed(etcd(nodes, write_mode).await)
-    }
-
-    fn cluster(&self) -> &LocalCluster<EtcdTarget> {
-        &self.0
-    }
-
-    fn cluster_mut(&mut self) -> &mut LocalCluster<EtcdTarget> {
-        &mut self.0
+    async fn start(nodes: u8, write_mode: WriteMode) -> LocalCluster<EtcdTarget> {
+        etcd(nodes, write_mode).await
     }
 
     /// Only the holder's key remains: the waiter's lease was revoked with its key.
-    async fn after_acquire_timeout(&self) {
-        let endpoint = self.0.target.endpoint(&self.0.nodes[0]);
+    async fn after_acquire_timeout(cluster: &LocalCluster<EtcdTarget>) {
+        let endpoint = cluster.target.endpoint(&cluster.nodes[0]);
         let mut etcd = etcd_client::Client::connect([endpoint], None)
             .await
             .expect("connect");
@@ -203,7 +195,7 @@ impl TestBed for EtcdBed {
 }
 
 /// One redis-server: refusal while held, a per-key counter as tokens.
-pub struct RedisBed(LocalCluster<RedisTarget>);
+pub struct RedisBed;
 
 impl TestBed for RedisBed {
     type Service = RedisTarget;
@@ -213,29 +205,23 @@ impl TestBed for RedisBed {
         redis_profile(1, true, "n1")
     }
 
-    async fn start(nodes: u8, write_mode: WriteMode) -> Self {
-        RedisBed(
-            redis(nodes, |layout| {
-                RedisTarget::new(write_mode, RedisPersistence::None).with_layout(layout)
-            })
-            .await,
-        )
-    }
-
-    fn cluster(&self) -> &LocalCluster<RedisTarget> {
-        &self.0
-    }
-
-    fn cluster_mut(&mut self) -> &mut LocalCluster<RedisTarget> {
-        &mut self.0
+    async fn start(nodes: u8, write_mode: WriteMode) -> LocalCluster<RedisTarget> {
+        redis(nodes, |layout| {
+            RedisTarget::new(write_mode, RedisPersistence::None).with_layout(layout)
+        })
+        .await
     }
 
     /// The late replies to the timed-out requests were not taken for the
     /// answers to later ones on the same connection, and the paused write
     /// took effect when the server resumed.
-    async fn after_resume(&self, clock: &HistoryClock, other: &Completion) {
+    async fn after_resume(
+        cluster: &LocalCluster<RedisTarget>,
+        clock: &HistoryClock,
+        other: &Completion,
+    ) {
         assert_eq!(other.token, Some(1), "{other:?}");
-        let mut p2 = self.0.client(2, &redis_config()).await;
+        let mut p2 = cluster.client(2, &redis_config()).await;
         let read = ok(
             p2.as_mut(),
             clock,
@@ -251,7 +237,7 @@ impl TestBed for RedisBed {
 }
 
 /// Redlock over five redis-servers: quorum grants, no tokens.
-pub struct RedlockBed(LocalCluster<RedlockTarget>);
+pub struct RedlockBed;
 
 impl TestBed for RedlockBed {
     type Service = RedlockTarget;
@@ -264,22 +250,14 @@ impl TestBed for RedlockBed {
         }
     }
 
-    async fn start(nodes: u8, write_mode: WriteMode) -> Self {
-        RedlockBed(redlock(nodes, write_mode).await)
-    }
-
-    fn cluster(&self) -> &LocalCluster<RedlockTarget> {
-        &self.0
-    }
-
-    fn cluster_mut(&mut self) -> &mut LocalCluster<RedlockTarget> {
-        &mut self.0
+    async fn start(nodes: u8, write_mode: WriteMode) -> LocalCluster<RedlockTarget> {
+        redlock(nodes, write_mode).await
     }
 }
 
 /// A primary and two replicas under three Sentinels; clients find the
 /// primary through their Sentinel before each operation.
-pub struct SentinelBed(LocalCluster<SentinelTarget>);
+pub struct SentinelBed;
 
 impl TestBed for SentinelBed {
     type Service = SentinelTarget;
@@ -289,15 +267,7 @@ impl TestBed for SentinelBed {
         redis_profile(3, true, "n1")
     }
 
-    async fn start(nodes: u8, write_mode: WriteMode) -> Self {
-        SentinelBed(sentinel(nodes, write_mode).await)
-    }
-
-    fn cluster(&self) -> &LocalCluster<SentinelTarget> {
-        &self.0
-    }
-
-    fn cluster_mut(&mut self) -> &mut LocalCluster<SentinelTarget> {
-        &mut self.0
+    async fn start(nodes: u8, write_mode: WriteMode) -> LocalCluster<SentinelTarget> {
+        sentinel(nodes, write_mode).await
     }
 }

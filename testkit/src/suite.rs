@@ -14,6 +14,7 @@ use splitbrain_targets::target::Target;
 use tokio::task::JoinHandle;
 
 use crate::bed::{Contention, TestBed};
+use crate::cluster::LocalCluster;
 use crate::ops::{completion, inv, ok, run, Done};
 
 /// Scheduling slack on a shared 2-core machine.
@@ -29,12 +30,11 @@ fn lease(cfg: &ClientConfig) -> Duration {
     Duration::from_millis(cfg.lease_ms)
 }
 
-async fn start<B: TestBed>(write_mode: WriteMode) -> B {
-    B::start(B::profile().nodes, write_mode).await
-}
+/// A started bed: the nodes of `B`'s service.
+type Bed<B> = LocalCluster<<B as TestBed>::Service>;
 
-async fn client<B: TestBed>(bed: &B, process: u64, cfg: &ClientConfig) -> Box<dyn Client> {
-    bed.cluster().client(process, cfg).await
+async fn start<B: TestBed>(write_mode: WriteMode) -> Bed<B> {
+    B::start(B::profile().nodes, write_mode).await
 }
 
 /// A second process asking for a held lock, as the bed's contention has it:
@@ -88,10 +88,10 @@ impl Second {
 
 pub async fn successive_grants_get_increasing_tokens_and_a_lease_bound<B: TestBed>() {
     let profile = B::profile();
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
     let lease_ns = ns(lease(&profile.config));
-    let mut p0 = client(&bed, 0, &profile.config).await;
+    let mut p0 = bed.client(0, &profile.config).await;
     let mut tokens = Vec::new();
     for _ in 0..3 {
         let acquired = run(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
@@ -116,10 +116,10 @@ pub async fn successive_grants_get_increasing_tokens_and_a_lease_bound<B: TestBe
 pub async fn a_held_lock_excludes_others_until_released<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
-    let mut p0 = client(&bed, 0, cfg).await;
-    let p1 = client(&bed, 1, cfg).await;
+    let mut p0 = bed.client(0, cfg).await;
+    let p1 = bed.client(1, cfg).await;
     let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     let mut second = Second::ask(profile.contention, p1, clock).await;
 
@@ -152,10 +152,10 @@ pub async fn a_held_lock_excludes_others_until_released<B: TestBed>() {
 pub async fn an_expired_lease_lets_another_process_acquire<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
-    let mut p0 = client(&bed, 0, cfg).await;
-    let p1 = client(&bed, 1, cfg).await;
+    let mut p0 = bed.client(0, cfg).await;
+    let p1 = bed.client(1, cfg).await;
     let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     let bound = first.valid_until.expect("valid_until");
 
@@ -199,7 +199,7 @@ pub async fn an_expired_lease_lets_another_process_acquire<B: TestBed>() {
         acquire_timeout_ms: cfg.request_timeout_ms,
         ..cfg.clone()
     };
-    let mut p2 = client(&bed, 2, &impatient).await;
+    let mut p2 = bed.client(2, &impatient).await;
     let refused = completion(p2.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     let expected = match profile.contention {
         Contention::Refuses => OpType::Fail,
@@ -217,10 +217,10 @@ struct StaleAndCurrent {
     current: Option<u64>,
 }
 
-async fn stale_and_current<B: TestBed>(bed: &B, clock: &HistoryClock) -> StaleAndCurrent {
+async fn stale_and_current<B: TestBed>(bed: &Bed<B>, clock: &HistoryClock) -> StaleAndCurrent {
     let profile = B::profile();
-    let mut p0 = client(bed, 0, &profile.config).await;
-    let mut p1 = client(bed, 1, &profile.config).await;
+    let mut p0 = bed.client(0, &profile.config).await;
+    let mut p1 = bed.client(1, &profile.config).await;
     let stale = ok(p0.as_mut(), clock, inv(F::Acquire, "k", None, None)).await;
     let read = ok(p0.as_mut(), clock, inv(F::Read, "k", stale.token, None)).await;
     assert_eq!(read.value, Some(json!([])));
@@ -241,14 +241,14 @@ async fn stale_and_current<B: TestBed>(bed: &B, clock: &HistoryClock) -> StaleAn
 }
 
 pub async fn a_fenced_write_with_a_stale_token_is_refused<B: TestBed>() {
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
     let StaleAndCurrent {
         mut p0,
         mut p1,
         stale,
         current,
-    } = stale_and_current(&bed, &clock).await;
+    } = stale_and_current::<B>(&bed, &clock).await;
     let write = |token, value| inv(F::Write, "k", token, Some(json!(value)));
 
     let accepted = ok(p1.as_mut(), &clock, write(current, 2)).await;
@@ -265,14 +265,14 @@ pub async fn a_fenced_write_with_a_stale_token_is_refused<B: TestBed>() {
 }
 
 pub async fn an_unguarded_stale_write_loses_an_update<B: TestBed>() {
-    let bed: B = start(WriteMode::Unguarded).await;
+    let bed = start::<B>(WriteMode::Unguarded).await;
     let clock = HistoryClock::start();
     let StaleAndCurrent {
         mut p0,
         mut p1,
         stale,
         current,
-    } = stale_and_current(&bed, &clock).await;
+    } = stale_and_current::<B>(&bed, &clock).await;
 
     ok(
         p1.as_mut(),
@@ -300,9 +300,9 @@ pub async fn an_unguarded_stale_write_loses_an_update<B: TestBed>() {
 /// release or renewal needs a hold. The client refuses the rest unsent.
 pub async fn requests_without_a_read_or_a_hold_are_refused_client_side<B: TestBed>() {
     let profile = B::profile();
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
-    let mut p0 = client(&bed, 0, &profile.config).await;
+    let mut p0 = bed.client(0, &profile.config).await;
     let unread = completion(
         p0.as_mut(),
         &clock,
@@ -329,11 +329,11 @@ pub async fn requests_without_a_read_or_a_hold_are_refused_client_side<B: TestBe
 pub async fn a_grant_after_a_long_wait_is_bounded_from_the_grant<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
     let lease_ns = ns(lease(cfg));
-    let mut p0 = client(&bed, 0, cfg).await;
-    let mut p1 = client(&bed, 1, cfg).await;
+    let mut p0 = bed.client(0, cfg).await;
+    let mut p1 = bed.client(1, cfg).await;
     let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     let waited_from_ns = clock.now_ns();
     let waiter = tokio::spawn(async move {
@@ -368,14 +368,14 @@ pub async fn a_grant_after_a_long_wait_is_bounded_from_the_grant<B: TestBed>() {
 pub async fn an_acquire_that_waits_past_its_timeout_gives_up<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
     let impatient = ClientConfig {
         acquire_timeout_ms: cfg.request_timeout_ms + 500,
         ..cfg.clone()
     };
-    let mut p0 = client(&bed, 0, cfg).await;
-    let mut p1 = client(&bed, 1, &impatient).await;
+    let mut p0 = bed.client(0, cfg).await;
+    let mut p1 = bed.client(1, &impatient).await;
     ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
 
     let started = Instant::now();
@@ -392,7 +392,7 @@ pub async fn an_acquire_that_waits_past_its_timeout_gives_up<B: TestBed>() {
         took >= earliest && took <= impatient.acquire_timeout() + SLACK,
         "took {took:?}"
     );
-    bed.after_acquire_timeout().await;
+    B::after_acquire_timeout(&bed).await;
 }
 
 /// Asserts `took` is one request timeout, give or take scheduling.
@@ -409,13 +409,13 @@ fn one_request_timeout(cfg: &ClientConfig, took: Duration, what: &str) {
 pub async fn requests_to_a_paused_server_end_info_within_the_request_timeout<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let bed: B = start(WriteMode::Unguarded).await;
+    let bed = start::<B>(WriteMode::Unguarded).await;
     let clock = HistoryClock::start();
-    let mut p0 = client(&bed, 0, cfg).await;
+    let mut p0 = bed.client(0, cfg).await;
     let acquired = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
 
-    bed.cluster().pause(0, true);
+    bed.pause(0, true);
     for (f, value) in [(F::Write, Some(json!(1))), (F::Renew, None)] {
         let started = Instant::now();
         let done = completion(
@@ -432,17 +432,19 @@ pub async fn requests_to_a_paused_server_end_info_within_the_request_timeout<B: 
         acquire_timeout_ms: cfg.request_timeout_ms,
         ..cfg.clone()
     };
-    let mut p1 = client(&bed, 1, &impatient).await;
+    let mut p1 = bed.client(1, &impatient).await;
     let started = Instant::now();
     let acquire = completion(p1.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     assert_eq!(acquire.kind, profile.paused_acquire, "{acquire:?}");
     assert!(started.elapsed() <= cfg.request_timeout() + SLACK);
     // A read has no effect, so an unanswered one is a fail, bounded the same way.
-    let started = Instant::now();
-    let read = completion(p1.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    assert_eq!(read.kind, OpType::Fail, "{read:?}");
-    assert!(started.elapsed() <= cfg.request_timeout() + SLACK);
-    bed.cluster().pause(0, false);
+    for reader in [&mut p0, &mut p1] {
+        let started = Instant::now();
+        let read = completion(reader.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
+        assert_eq!(read.kind, OpType::Fail, "{read:?}");
+        assert!(started.elapsed() <= cfg.request_timeout() + SLACK);
+    }
+    bed.pause(0, false);
 
     let read = ok(p1.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
     assert!(
@@ -450,7 +452,7 @@ pub async fn requests_to_a_paused_server_end_info_within_the_request_timeout<B: 
         "{read:?}"
     );
     let other = ok(p1.as_mut(), &clock, inv(F::Acquire, "other", None, None)).await;
-    bed.after_resume(&clock, &other).await;
+    B::after_resume(&bed, &clock, &other).await;
 }
 
 /// A killed server fails its probe; its clients' requests end within the
@@ -458,9 +460,9 @@ pub async fn requests_to_a_paused_server_end_info_within_the_request_timeout<B: 
 pub async fn a_killed_server_fails_requests_fast_and_serves_after_restart<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let mut bed: B = start(WriteMode::Unguarded).await;
+    let mut bed = start::<B>(WriteMode::Unguarded).await;
     let clock = HistoryClock::start();
-    let mut p0 = client(&bed, 0, cfg).await;
+    let mut p0 = bed.client(0, cfg).await;
     ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
     ok(
         p0.as_mut(),
@@ -469,10 +471,9 @@ pub async fn a_killed_server_fails_requests_fast_and_serves_after_restart<B: Tes
     )
     .await;
 
-    bed.cluster_mut().kill(0);
+    bed.kill(0);
     let started = Instant::now();
-    let cluster = bed.cluster();
-    let probe = cluster.target.probe(&cluster.nodes[0], PROBE_TIMEOUT).await;
+    let probe = bed.target.probe(&bed.nodes[0], PROBE_TIMEOUT).await;
     assert!(probe.is_err(), "{probe:?}");
     assert!(started.elapsed() <= PROBE_TIMEOUT + SLACK);
     let asks = [
@@ -489,9 +490,9 @@ pub async fn a_killed_server_fails_requests_fast_and_serves_after_restart<B: Tes
         let took = started.elapsed();
         assert!(took <= cfg.request_timeout() + SLACK, "{f} took {took:?}");
     }
-    let fresh = refused_while_down(&bed, &clock).await;
+    let fresh = refused_while_down::<B>(&bed, &clock).await;
 
-    bed.cluster_mut().restart(0).await;
+    bed.restart(0).await;
     if let Some(mut p1) = fresh {
         // The first request after the restart already gets through: a
         // refused connection is retried once, since nothing was sent.
@@ -509,12 +510,15 @@ pub async fn a_killed_server_fails_requests_fast_and_serves_after_restart<B: Tes
 
 /// A client built while the server is down, after three acquires refused
 /// within the request timeout each, for beds that can build one.
-async fn refused_while_down<B: TestBed>(bed: &B, clock: &HistoryClock) -> Option<Box<dyn Client>> {
+async fn refused_while_down<B: TestBed>(
+    bed: &Bed<B>,
+    clock: &HistoryClock,
+) -> Option<Box<dyn Client>> {
     let profile = B::profile();
     if !profile.builds_clients_while_down {
         return None;
     }
-    let mut p1 = client(bed, 1, &profile.config).await;
+    let mut p1 = bed.client(1, &profile.config).await;
     for _ in 0..3 {
         let started = Instant::now();
         let refused = completion(p1.as_mut(), clock, inv(F::Acquire, "k", None, None)).await;
@@ -529,12 +533,12 @@ async fn refused_while_down<B: TestBed>(bed: &B, clock: &HistoryClock) -> Option
 /// (`cargo test ... contended -- --nocapture`).
 pub async fn contended_grants_stay_exclusive<B: TestBed>() {
     let profile = B::profile();
-    let bed: B = start(WriteMode::Fenced).await;
+    let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
     let run_for = Duration::from_secs(2);
     let mut tasks = Vec::new();
     for p in 0..8u64 {
-        let client = client(&bed, p, &profile.config).await;
+        let client = bed.client(p, &profile.config).await;
         tasks.push(tokio::spawn(acquire_and_release(client, clock, run_for)));
     }
     let mut ops = 0;
@@ -604,8 +608,8 @@ pub async fn clients_on_different_nodes_share_one_lock<B: TestBed>() {
     let cfg = &profile.config;
     let bed = B::start(3, WriteMode::Fenced).await;
     let clock = HistoryClock::start();
-    let mut p0 = client(&bed, 0, cfg).await;
-    let mut p4 = client(&bed, 4, cfg).await;
+    let mut p0 = bed.client(0, cfg).await;
+    let mut p4 = bed.client(4, cfg).await;
     let held = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     assert_eq!(held.node.as_deref(), Some("n1"));
     let waiter = tokio::spawn(async move {
