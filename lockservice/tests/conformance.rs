@@ -90,6 +90,16 @@ impl TestBed for ReferenceBed {
 
 splitbrain_testkit::conformance!(ReferenceBed { lacks: [] });
 
+/// A client that does not wait at the service: a held lock is refused at once.
+fn no_wait(lease_ms: u64, request_timeout_ms: u64) -> ClientConfig {
+    ClientConfig {
+        lease_ms,
+        request_timeout_ms,
+        acquire_timeout_ms: request_timeout_ms,
+        connect_timeout_ms: 500,
+    }
+}
+
 /// Three nodes from the example manifest: n1 is primary; processes on n2
 /// and n3 are relayed to it; the election works as the lock does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,12 +121,7 @@ async fn reference_service_runs_from_its_manifest() {
     assert_eq!(primaries, vec!["n1"]);
 
     let clock = HistoryClock::start();
-    let cfg = ClientConfig {
-        lease_ms: 2000,
-        request_timeout_ms: 2000,
-        acquire_timeout_ms: 2000,
-        connect_timeout_ms: 500,
-    };
+    let cfg = no_wait(2000, 2000);
     // Processes 1 and 2 land on n2 and n3, which relay to n1.
     let mut p1 = bed.client(1, &cfg).await;
     let mut p2 = bed.client(2, &cfg).await;
@@ -160,12 +165,7 @@ async fn a_relay_to_a_dead_primary_is_fail() {
     let mut bed = ReferenceBed::start(2, WriteMode::Fenced).await;
     bed.kill(0);
     let clock = HistoryClock::start();
-    let cfg = ClientConfig {
-        lease_ms: 1000,
-        request_timeout_ms: 2000,
-        acquire_timeout_ms: 2000,
-        connect_timeout_ms: 500,
-    };
+    let cfg = no_wait(1000, 2000);
     // Process 1 talks to n2.
     let mut p1 = bed.client(1, &cfg).await;
     let refused = completion(p1.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;

@@ -10,7 +10,7 @@ use splitbrain_checkers::history::{OpType, F};
 use splitbrain_targets::client::{ClientConfig, HistoryClock};
 use splitbrain_targets::etcd::{election_name, lock_name, WriteMode};
 use splitbrain_targets::target::Target;
-use splitbrain_testkit::beds::{etcd, etcd_config};
+use splitbrain_testkit::beds::{etcd, etcd_config, etcd_keys};
 use splitbrain_testkit::ops::{inv, run};
 
 /// Scheduling slack on a shared 2-core machine.
@@ -283,17 +283,7 @@ async fn a_campaign_that_times_out_is_info_and_leaves_no_candidate_key() {
             && took <= impatient.acquire_timeout() + Duration::from_millis(500),
         "took {took:?}"
     );
-    let endpoint = cluster.target.endpoint(&cluster.nodes[0]);
-    let mut etcd = etcd_client::Client::connect([endpoint], None)
-        .await
-        .expect("connect");
-    let keys = etcd
-        .get(
-            election_name("e"),
-            Some(etcd_client::GetOptions::new().with_prefix()),
-        )
-        .await
-        .expect("list candidates");
+    let keys = etcd_keys(&cluster, election_name("e")).await;
     assert_eq!(keys.count(), 1, "{:?}", keys.kvs());
     // close() revokes the leader's lease: the election is free again.
     p1.close().await;

@@ -50,6 +50,20 @@ pub async fn etcd(size: u8, write_mode: WriteMode) -> LocalCluster<EtcdTarget> {
     .await
 }
 
+/// The keys under `prefix` on the first member (a lock's or an election's
+/// queue of candidates, say).
+pub async fn etcd_keys(
+    cluster: &LocalCluster<EtcdTarget>,
+    prefix: String,
+) -> etcd_client::GetResponse {
+    let endpoint = cluster.target.endpoint(&cluster.nodes[0]);
+    let mut etcd = etcd_client::Client::connect([endpoint], None)
+        .await
+        .expect("connect");
+    let prefixed = etcd_client::GetOptions::new().with_prefix();
+    etcd.get(prefix, Some(prefixed)).await.expect("list keys")
+}
+
 /// Timeouts for etcd tests: short requests, a 2 s lease (etcd's minimum
 /// with the target's election timeout), and a lock wait long enough for a
 /// lease to expire.
@@ -179,17 +193,7 @@ impl TestBed for EtcdBed {
 
     /// Only the holder's key remains: the waiter's lease was revoked with its key.
     async fn after_acquire_timeout(cluster: &LocalCluster<EtcdTarget>) {
-        let endpoint = cluster.target.endpoint(&cluster.nodes[0]);
-        let mut etcd = etcd_client::Client::connect([endpoint], None)
-            .await
-            .expect("connect");
-        let keys = etcd
-            .get(
-                lock_name("k"),
-                Some(etcd_client::GetOptions::new().with_prefix()),
-            )
-            .await
-            .expect("list lock keys");
+        let keys = etcd_keys(cluster, lock_name("k")).await;
         assert_eq!(keys.count(), 1, "{:?}", keys.kvs());
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
-use splitbrain_targets::client::{Client, ClientConfig, HistoryClock};
+use splitbrain_targets::client::{Client, ClientConfig, Completion, HistoryClock};
 use splitbrain_targets::etcd::WriteMode;
 use splitbrain_targets::target::Target;
 use tokio::task::JoinHandle;
@@ -208,92 +208,93 @@ pub async fn an_expired_lease_lets_another_process_acquire<B: TestBed>() {
     assert_eq!(refused.kind, expected, "{refused:?}");
 }
 
-/// Holds of p0 (expired) and p1 (current) on "k", each having read the
-/// empty resource while it held the lock, as in Jepsen's lock-protected set.
-struct StaleAndCurrent {
+/// A fresh bed with holds of p0 (expired) and p1 (current) on "k", each
+/// having read the empty resource while it held the lock, as in Jepsen's
+/// lock-protected set.
+struct StaleAndCurrent<B: TestBed> {
+    _bed: Bed<B>,
+    clock: HistoryClock,
     p0: Box<dyn Client>,
     p1: Box<dyn Client>,
     stale: Option<u64>,
     current: Option<u64>,
 }
 
-async fn stale_and_current<B: TestBed>(bed: &Bed<B>, clock: &HistoryClock) -> StaleAndCurrent {
-    let profile = B::profile();
-    let mut p0 = bed.client(0, &profile.config).await;
-    let mut p1 = bed.client(1, &profile.config).await;
-    let stale = ok(p0.as_mut(), clock, inv(F::Acquire, "k", None, None)).await;
-    let read = ok(p0.as_mut(), clock, inv(F::Read, "k", stale.token, None)).await;
-    assert_eq!(read.value, Some(json!([])));
-    // p0 pauses past its lease; p1 is granted the lock (a queued acquire
-    // waits for that) and reads.
-    if profile.contention == Contention::Refuses {
-        tokio::time::sleep(profile.held_at_most).await;
+impl<B: TestBed> StaleAndCurrent<B> {
+    async fn start(write_mode: WriteMode) -> Self {
+        let profile = B::profile();
+        let bed = start::<B>(write_mode).await;
+        let clock = HistoryClock::start();
+        let mut p0 = bed.client(0, &profile.config).await;
+        let mut p1 = bed.client(1, &profile.config).await;
+        let stale = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
+        let read = ok(p0.as_mut(), &clock, inv(F::Read, "k", stale.token, None)).await;
+        assert_eq!(read.value, Some(json!([])));
+        // p0 pauses past its lease; p1 is granted the lock (a queued
+        // acquire waits for that) and reads.
+        if profile.contention == Contention::Refuses {
+            tokio::time::sleep(profile.held_at_most).await;
+        }
+        let current = ok(p1.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
+        let read = ok(p1.as_mut(), &clock, inv(F::Read, "k", current.token, None)).await;
+        assert_eq!(read.value, Some(json!([])));
+        StaleAndCurrent {
+            _bed: bed,
+            clock,
+            p0,
+            p1,
+            stale: stale.token,
+            current: current.token,
+        }
     }
-    let current = ok(p1.as_mut(), clock, inv(F::Acquire, "k", None, None)).await;
-    let read = ok(p1.as_mut(), clock, inv(F::Read, "k", current.token, None)).await;
-    assert_eq!(read.value, Some(json!([])));
-    StaleAndCurrent {
-        p0,
-        p1,
-        stale: stale.token,
-        current: current.token,
+
+    /// p1's write of `value`, with its token.
+    async fn current_writes(&mut self, value: u64) -> Completion {
+        let write = inv(F::Write, "k", self.current, Some(json!(value)));
+        ok(self.p1.as_mut(), &self.clock, write).await
+    }
+
+    /// p0's write of `value`, with its stale token.
+    async fn stale_writes(&mut self, value: u64) -> Completion {
+        let write = inv(F::Write, "k", self.stale, Some(json!(value)));
+        completion(self.p0.as_mut(), &self.clock, write).await
+    }
+
+    /// What p1 reads now.
+    async fn resource(&mut self) -> Option<serde_json::Value> {
+        let read = inv(F::Read, "k", None, None);
+        ok(self.p1.as_mut(), &self.clock, read).await.value
     }
 }
 
 pub async fn a_fenced_write_with_a_stale_token_is_refused<B: TestBed>() {
-    let bed = start::<B>(WriteMode::Fenced).await;
-    let clock = HistoryClock::start();
-    let StaleAndCurrent {
-        mut p0,
-        mut p1,
-        stale,
-        current,
-    } = stale_and_current::<B>(&bed, &clock).await;
-    let write = |token, value| inv(F::Write, "k", token, Some(json!(value)));
-
-    let accepted = ok(p1.as_mut(), &clock, write(current, 2)).await;
-    assert_eq!(accepted.token, current);
-    let refused = completion(p0.as_mut(), &clock, write(stale, 1)).await;
+    let mut holds = StaleAndCurrent::<B>::start(WriteMode::Fenced).await;
+    let accepted = holds.current_writes(2).await;
+    assert_eq!(accepted.token, holds.current);
+    let refused = holds.stale_writes(1).await;
     assert_eq!(refused.kind, OpType::Fail, "{refused:?}");
-    assert_eq!(refused.token, stale);
-    let last = ok(p1.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    assert_eq!(last.value, Some(json!([2])));
+    assert_eq!(refused.token, holds.stale);
+    assert_eq!(holds.resource().await, Some(json!([2])));
     // The holder's next write builds on its own: nothing is lost.
-    ok(p1.as_mut(), &clock, write(current, 3)).await;
-    let last = ok(p1.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    assert_eq!(last.value, Some(json!([2, 3])));
+    holds.current_writes(3).await;
+    assert_eq!(holds.resource().await, Some(json!([2, 3])));
 }
 
 pub async fn an_unguarded_stale_write_loses_an_update<B: TestBed>() {
-    let bed = start::<B>(WriteMode::Unguarded).await;
-    let clock = HistoryClock::start();
-    let StaleAndCurrent {
-        mut p0,
-        mut p1,
-        stale,
-        current,
-    } = stale_and_current::<B>(&bed, &clock).await;
-
-    ok(
-        p1.as_mut(),
-        &clock,
-        inv(F::Write, "k", current, Some(json!(2))),
-    )
-    .await;
-    let accepted = completion(
-        p0.as_mut(),
-        &clock,
-        inv(F::Write, "k", stale, Some(json!(1))),
-    )
-    .await;
+    let mut holds = StaleAndCurrent::<B>::start(WriteMode::Unguarded).await;
+    holds.current_writes(2).await;
+    let accepted = holds.stale_writes(1).await;
     assert_eq!(
         accepted.kind,
         OpType::Ok,
         "the unguarded resource takes the stale write: {accepted:?}"
     );
     // p1's acknowledged 2 is gone: the lost update the append workload finds.
-    let last = ok(p1.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    assert_eq!(last.value, Some(json!([1])), "p1's acknowledged 2 is lost");
+    assert_eq!(
+        holds.resource().await,
+        Some(json!([1])),
+        "p1's acknowledged 2 is lost"
+    );
 }
 
 /// A write needs a read to build on and, fenced, a hold to fence with; a
