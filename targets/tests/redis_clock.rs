@@ -4,15 +4,11 @@
 //! Each node's redis-server runs with the shim preloaded and its own state
 //! file; `clockctl` steps a node's wall clock as the clock fault does.
 
-#[allow(dead_code, reason = "shared by several test crates, each using a part")]
-mod redis_support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use redis_support::{inv, ok, run, LocalRedis};
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_clockshim::{ClockState, CLOCKCTL, SHIM_FILE_ENV, SHIM_SO};
 use splitbrain_targets::client::{ClientConfig, HistoryClock};
@@ -20,6 +16,9 @@ use splitbrain_targets::redis::{
     RedisPersistence, RedisTarget, RedlockTarget, WriteMode, REDLOCK_NODES,
 };
 use splitbrain_targets::target::{NodeAddr, Target};
+use splitbrain_testkit::beds::redis_with_env;
+use splitbrain_testkit::cluster::LocalCluster;
+use splitbrain_testkit::ops::{inv, ok, run, Done};
 
 /// Long enough that a grant to another process inside it cannot be chance.
 const LEASE_MS: u64 = 5_000;
@@ -73,18 +72,17 @@ fn preload(node: &NodeAddr, dir: &Path) -> Vec<(String, String)> {
 async fn cluster<T: Target>(
     size: u8,
     make: impl FnOnce(splitbrain_targets::redis::RedisLayout) -> T,
-) -> LocalRedis<T> {
-    LocalRedis::start_with_env(size, make, preload).await
+) -> LocalCluster<T> {
+    redis_with_env(size, make, preload).await
 }
 
 /// Steps node `i`'s wall clock forward by [`STEP_NS`].
-fn step_forward<T: Target>(cluster: &LocalRedis<T>, i: usize) {
-    let dir = cluster
-        .layout
-        .data_root
-        .clone()
-        .expect("loopback layout has a root");
-    publish(&dir, &cluster.nodes[i], ClockState::offset(STEP_NS));
+fn step_forward<T: Target>(cluster: &LocalCluster<T>, i: usize) {
+    publish(
+        cluster.dir(),
+        &cluster.nodes[i],
+        ClockState::offset(STEP_NS),
+    );
 }
 
 fn publish(dir: &Path, node: &NodeAddr, state: ClockState) {
@@ -113,7 +111,7 @@ fn publish(dir: &Path, node: &NodeAddr, state: ClockState) {
     }
 }
 
-async fn redlock_with_steps(stepped: usize) -> (i64, redis_support::Done) {
+async fn redlock_with_steps(stepped: usize) -> (i64, Done) {
     let redlock = cluster(REDLOCK_NODES as u8, |layout| {
         RedlockTarget::new(WriteMode::Unguarded, RedisPersistence::None)
             .with_layout(layout)

@@ -1,18 +1,18 @@
 //! The Sentinel target against three real redis-server + redis-sentinel
 //! pairs: discovery, failover after the primary is killed, and which nodes
-//! call themselves primary.
-
-#[allow(dead_code, reason = "shared by several test crates, each using a part")]
-mod redis_support;
+//! call themselves primary. The lock behaviours every target shares are in
+//! the conformance suite (`tests/conformance.rs`, module `sentinel`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use redis_support::{config, inv, ok, run, LocalRedis};
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_targets::client::HistoryClock;
-use splitbrain_targets::redis::{RedisPersistence, SentinelTarget, WriteMode, MASTER_NAME};
+use splitbrain_targets::redis::{SentinelTarget, WriteMode, MASTER_NAME};
 use splitbrain_targets::target::{NodeAddr, Primaries};
+use splitbrain_testkit::beds::{redis_config as config, sentinel as sentinel_cluster};
+use splitbrain_testkit::cluster::LocalCluster;
+use splitbrain_testkit::ops::{inv, ok, run};
 
 /// How long the Sentinels may take to find each other and the replicas, and
 /// to fail over (down-after 1 s, then a vote and a promotion).
@@ -26,17 +26,21 @@ const ASK_TIMEOUT: Duration = Duration::from_millis(500);
 /// Scheduling slack on a shared 2-core machine.
 const SLACK: Duration = Duration::from_millis(500);
 
-async fn three() -> LocalRedis<SentinelTarget> {
-    let cluster = LocalRedis::start(3, |layout| {
-        SentinelTarget::new(WriteMode::Fenced, RedisPersistence::None).with_layout(layout)
-    })
-    .await;
+async fn three() -> LocalCluster<SentinelTarget> {
+    sentinel_cluster(3, WriteMode::Fenced).await
+}
+
+/// Three nodes whose Sentinels know each other and the replicas, as a
+/// failover needs.
+async fn settled_three() -> LocalCluster<SentinelTarget> {
+    let cluster = three().await;
     wait_until(
         "every Sentinel knows 2 replicas and 2 other Sentinels",
         SETTLE_TIMEOUT,
         || async {
             for node in &cluster.nodes {
-                let Ok(mut conn) = sentinel(node, cluster.layout.sentinel_port).await else {
+                let Ok(mut conn) = sentinel(node, cluster.target.layout().sentinel_port).await
+                else {
                     return false;
                 };
                 let replicas: Vec<HashMap<String, String>> = redis::cmd("SENTINEL")
@@ -118,7 +122,7 @@ async fn clients_find_the_first_node_as_primary_through_their_sentinels() {
 
 #[tokio::test]
 async fn the_client_follows_a_failover_after_the_primary_is_killed() {
-    let mut cluster = three().await;
+    let mut cluster = settled_three().await;
     let clock = HistoryClock::start();
     let mut p0 = cluster.client(0, &config()).await;
     let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
@@ -183,62 +187,15 @@ async fn requests_to_a_paused_primary_end_as_info_within_the_request_timeout() {
     let cfg = config();
     let mut p0 = cluster.client(0, &cfg).await;
     let held = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
-    cluster.signal_stop(0, true);
+    cluster.pause(0, true);
     let started = Instant::now();
     let renew = run(p0.as_mut(), &clock, inv(F::Renew, "k", held.token, None))
         .await
         .completion;
     let took = started.elapsed();
-    cluster.signal_stop(0, false);
+    cluster.pause(0, false);
     assert_eq!(renew.kind, OpType::Info, "{renew:?}");
     assert_eq!(renew.node.as_deref(), Some("n1"));
     // Discovery and the request are each bounded by the request timeout.
     assert!(took <= cfg.request_timeout() * 2 + SLACK, "took {took:?}");
-}
-
-/// Throughput of acquire + release pairs from 8 processes on one key, each
-/// operation preceded by a Sentinel query, printed for the README.
-#[tokio::test]
-async fn contended_sentinel_grants_stay_exclusive_without_faults() {
-    let cluster = three().await;
-    let clock = HistoryClock::start();
-    let run_for = Duration::from_secs(2);
-    let mut tasks = Vec::new();
-    for p in 0..8u64 {
-        let mut client = cluster.client(p, &config()).await;
-        tasks.push(tokio::spawn(async move {
-            let started = Instant::now();
-            let (mut ops, mut grants) = (0u64, Vec::new());
-            while started.elapsed() < run_for {
-                let a = run(client.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
-                ops += 1;
-                if a.completion.kind == OpType::Ok {
-                    let token = a.completion.token;
-                    let r = run(client.as_mut(), &clock, inv(F::Release, "k", token, None)).await;
-                    ops += 1;
-                    assert_eq!(r.completion.kind, OpType::Ok, "{:?}", r.completion);
-                    grants.push((a.at_ns, r.invoked_ns, token.expect("token")));
-                }
-            }
-            (ops, grants)
-        }));
-    }
-    let mut ops = 0;
-    let mut grants = Vec::new();
-    for t in tasks {
-        let (n, g) = t.await.expect("task");
-        ops += n;
-        grants.extend(g);
-    }
-    println!(
-        "redis-sentinel: {:.0} ops/s ({} grants) from 8 processes",
-        ops as f64 / run_for.as_secs_f64(),
-        grants.len()
-    );
-    grants.sort_by_key(|g| g.2);
-    for w in grants.windows(2) {
-        assert!(w[1].2 > w[0].2, "duplicate token {}", w[1].2);
-        assert!(w[1].0 > w[0].1, "overlapping holds: {w:?}");
-    }
-    assert!(!grants.is_empty());
 }

@@ -7,8 +7,6 @@
 
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,133 +16,50 @@ use splitbrain_checkers::Report;
 use splitbrain_targets::adapter::AdapterClient;
 use splitbrain_targets::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use splitbrain_targets::etcd::WriteMode;
+use splitbrain_testkit::loopback::{self, Process, ProcessSpec, Readiness};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_splitbrain-lockservice");
 /// Bound on a node becoming ready.
-pub const READY_TIMEOUT_MS: u64 = 10_000;
-
-/// A free port on every one of `ips`.
-pub fn free_port(ips: &[Ipv4Addr]) -> u16 {
-    loop {
-        let first = std::net::TcpListener::bind((ips[0], 0)).expect("failed to bind loopback");
-        let port = first.local_addr().expect("local addr").port();
-        let others: Vec<_> = ips[1..]
-            .iter()
-            .map(|ip| std::net::TcpListener::bind((*ip, port)))
-            .collect();
-        if others.iter().all(Result::is_ok) {
-            return port;
-        }
-    }
-}
-
-/// `127.0.<subnet>.<i>` for i in 1..=n: one subnet per test, so parallel
-/// tests never share an address.
-pub fn loopback_ips(subnet: u8, n: u8) -> Vec<Ipv4Addr> {
-    (1..=n).map(|i| Ipv4Addr::new(127, 0, subnet, i)).collect()
-}
+const READY: Readiness = Readiness {
+    timeout: Duration::from_secs(10),
+    poll: Duration::from_millis(20),
+};
 
 /// One service process; killed when dropped.
 pub struct Node {
     pub name: String,
     pub addr: SocketAddr,
-    argv: Vec<String>,
-    env: Vec<(String, String)>,
-    log: PathBuf,
-    child: Option<Child>,
+    process: Process,
 }
 
 impl Node {
-    pub fn start(
-        argv: Vec<String>,
-        env: Vec<(String, String)>,
-        name: &str,
-        addr: SocketAddr,
-        log: PathBuf,
-    ) -> Node {
-        let mut node = Node {
-            name: name.to_string(),
-            addr,
-            argv,
-            env,
-            log,
-            child: None,
-        };
-        node.spawn();
-        node
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("failed to open the node log");
-        let child = Command::new(&self.argv[0])
-            .args(&self.argv[1..])
-            .envs(self.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("failed to start the lock service");
-        self.child = Some(child);
-    }
-
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
+        self.process.pid()
     }
 
-    /// SIGKILL: no chance to flush anything.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
+    /// SIGKILL, then the same command again.
     pub fn restart(&mut self) {
-        self.kill9();
-        self.spawn();
-    }
-
-    pub fn signal(&self, signal: &str) {
-        // sh's builtin kill: /bin/kill comes with procps, which CI may lack.
-        let status = Command::new("sh")
-            .args(["-c", &format!("kill -{signal} {}", self.pid())])
-            .status()
-            .expect("failed to run sh");
-        assert!(status.success(), "kill -{signal} failed");
+        self.process.restart();
     }
 
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log_text()
     }
 
     /// Waits until `GET /v1/health` answers 200.
     pub async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
-        loop {
-            if health(self.addr).await.is_some() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} not ready within {READY_TIMEOUT_MS} ms; log:\n{}",
-                self.name,
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill9();
+        let answers = || async {
+            health(self.addr)
+                .await
+                .map(|_| ())
+                .ok_or("no health answer")
+        };
+        READY
+            .wait(&self.name, Instant::now(), answers, || self.log_text())
+            .await;
     }
 }
 
@@ -192,8 +107,9 @@ pub struct ClusterSpec<'a> {
 impl Cluster {
     pub async fn start(spec: ClusterSpec<'_>) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ips = loopback_ips(spec.subnet, spec.n);
-        let port = free_port(&ips);
+        let nodes = loopback::nodes_in(spec.subnet, spec.n);
+        let port = loopback::free_port(&nodes);
+        let ips: Vec<Ipv4Addr> = nodes.iter().map(|n| n.ip).collect();
         let addrs: Vec<SocketAddr> = ips
             .iter()
             .map(|ip| SocketAddr::new((*ip).into(), port))
@@ -234,8 +150,17 @@ impl Cluster {
                 dir.path().join(&name).display().to_string(),
             ];
             argv.extend(spec.extra_args.iter().cloned());
-            let log = dir.path().join(format!("{name}.log"));
-            nodes.push(Node::start(argv, spec.env.clone(), &name, addrs[i], log));
+            let process = Process::start(ProcessSpec {
+                argv,
+                env: spec.env.clone(),
+                log: dir.path().join(format!("{name}.log")),
+                installed: "the lock service (cargo builds it for the tests)".into(),
+            });
+            nodes.push(Node {
+                name,
+                addr: addrs[i],
+                process,
+            });
         }
         for node in &nodes {
             node.wait_ready().await;
@@ -447,8 +372,4 @@ pub fn anomaly_types(report: &Report) -> Vec<&'static str> {
     types.sort();
     types.dedup();
     types
-}
-
-pub fn data_dir_of(dir: &Path, node: &str) -> PathBuf {
-    dir.join(node)
 }
