@@ -19,8 +19,9 @@ use std::path::Path;
 use clap::Parser;
 use serde::Deserialize;
 use splitbrain_checkers::verdict::{AnomalyType, Validity};
+use splitbrain_records::RunConfig;
 
-use crate::cmd_run::RunArgs;
+use crate::cmd_run::RunLine;
 use crate::runner::RunOutcome;
 
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +141,7 @@ impl Expectation {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub name: String,
-    pub args: RunArgs,
+    pub config: RunConfig,
     pub expect: Expectation,
 }
 
@@ -149,13 +150,6 @@ pub struct Case {
 pub struct Campaign {
     pub name: String,
     pub cases: Vec<Case>,
-}
-
-#[derive(Parser, Debug)]
-#[command(name = "run", no_binary_name = true, args_override_self = true)]
-struct RunLine {
-    #[command(flatten)]
-    args: RunArgs,
 }
 
 impl Campaign {
@@ -234,7 +228,7 @@ impl Campaign {
                 }
                 cases.push(Case {
                     name: format!("{} [seed {seed}]", entry.name),
-                    args: parsed.args,
+                    config: parsed.args.into_config().map_err(bad)?,
                     expect: expect.clone(),
                 });
             }
@@ -320,11 +314,11 @@ expect = "valid"
     fn a_campaign_expands_one_case_per_seed_with_defaults_first() {
         let c = Campaign::parse(GOOD, "c.toml", "c".into(), Path::new("/camp")).unwrap();
         assert_eq!(c.cases.len(), 3);
-        assert_eq!(c.cases[0].args.seed, Some(1));
-        assert_eq!(c.cases[1].args.seed, Some(2));
-        assert_eq!(c.cases[0].args.time_limit_s, 20);
+        assert_eq!(c.cases[0].config.seed, Some(1));
+        assert_eq!(c.cases[1].config.seed, Some(2));
+        assert_eq!(c.cases[0].config.time_limit_s, 20);
         assert_eq!(
-            c.cases[2].args.time_limit_s, 30,
+            c.cases[2].config.time_limit_s, 30,
             "a run's args override defaults"
         );
         assert_eq!(
@@ -344,11 +338,11 @@ expect = "valid"
 "#;
         let c = Campaign::parse(text, "c.toml", "c".into(), Path::new("/camp")).unwrap();
         assert_eq!(
-            c.cases[0].args.target_file.as_deref(),
+            c.cases[0].config.target_file.as_deref(),
             Some(Path::new("/camp/svc.toml"))
         );
         assert_eq!(
-            c.cases[0].args.service_binary.as_deref(),
+            c.cases[0].config.service_binary.as_deref(),
             Some(Path::new("/abs/bin"))
         );
     }

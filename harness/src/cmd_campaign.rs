@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use splitbrain_checkers::verdict::Validity;
+use splitbrain_records::Exit;
 
 use crate::campaign::{Campaign, Shard};
 use crate::exit::CommandError;
@@ -77,11 +78,11 @@ pub async fn execute(args: CampaignArgs) -> Result<ExitCode, CommandError> {
             continue;
         }
         if let Some(dir) = &args.results_dir {
-            case.args.results_dir = dir.clone();
+            case.config.results_dir = dir.clone();
         }
         println!("\n== [{}] {} (expect {})", n + 1, case.name, case.expect);
         let started = Instant::now();
-        let (failure, details) = match crate::runner::run(case.args.clone(), &cancel).await {
+        let (failure, details) = match crate::runner::run(case.config.clone(), &cancel).await {
             Ok(outcome) => {
                 let details = format!(
                     "{}\nrun directory: {}",
@@ -148,5 +149,10 @@ pub async fn execute(args: CampaignArgs) -> Result<ExitCode, CommandError> {
     if junit_cases.is_empty() {
         return Err(CommandError::BadInput(anyhow!("this shard has no runs")));
     }
-    Ok(ExitCode::from(if missed == 0 { 0 } else { 1 }))
+    Ok(if missed == 0 {
+        Exit::Valid
+    } else {
+        Exit::Invalid
+    }
+    .into())
 }

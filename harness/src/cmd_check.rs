@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, Context as _};
+use splitbrain_records::{Exit, ResultsRecord};
 
-use crate::exit::{self, CommandError};
+use crate::exit::CommandError;
 
 /// File name of the history inside a run directory.
 const HISTORY_FILE: &str = "history.jsonl";
@@ -53,12 +54,18 @@ fn check(args: &CheckArgs) -> Result<ExitCode, CommandError> {
         .map_err(|e| CommandError::BadInput(e.into()))?;
     let mut report = splitbrain_checkers::check(&history);
     report.warnings = warnings.iter().map(ToString::to_string).collect();
-    let json = serde_json::to_vec_pretty(&report)
+    let (summary, valid) = (report.human_summary(), report.valid);
+    // No liveness section: a history alone says nothing about recovery.
+    let record = ResultsRecord {
+        report,
+        liveness: None,
+    };
+    let json = serde_json::to_vec_pretty(&record)
         .map_err(|e| CommandError::Internal(anyhow!("failed to serialize the results: {e}")))?;
     let results = write_results(&out_dir, &json).map_err(CommandError::BadInput)?;
-    print!("{}", report.human_summary());
+    print!("{summary}");
     println!("results: {}", results.display());
-    Ok(exit::for_validity(report.valid))
+    Ok(Exit::from(valid).into())
 }
 
 /// Writes through a temporary file and a rename, so a reader never sees half a verdict.

@@ -27,6 +27,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use splitbrain_checkers::verdict::Validity;
+use splitbrain_records::{ResultsHeadline, RunHeadline};
 
 use crate::exit::CommandError;
 use crate::report::{self, REPORT_FILE};
@@ -329,7 +331,8 @@ fn dir_page(root: &Path, dir: &Path) -> String {
 struct RunEntry {
     rel: String,
     name: String,
-    verdict: &'static str,
+    /// `None`: no results.json that says.
+    verdict: Option<Validity>,
     anomalies: Option<u64>,
     target: String,
     seed: String,
@@ -364,22 +367,11 @@ fn find_runs(root: &Path) -> Vec<RunEntry> {
     let mut runs: Vec<RunEntry> = dirs
         .into_iter()
         .map(|d| {
-            let read = |f: &str| -> Option<serde_json::Value> {
-                serde_json::from_slice(&std::fs::read(d.join(f)).ok()?).ok()
-            };
-            let results = read(store::RESULTS_FILE);
-            let run = read(store::RUN_FILE);
-            let verdict = match results.as_ref().and_then(|r| r.get("valid")) {
-                Some(serde_json::Value::Bool(true)) => "valid",
-                Some(serde_json::Value::Bool(false)) => "invalid",
-                Some(_) => "unknown",
-                None => "none",
-            };
-            let text = |v: Option<&serde_json::Value>| match v {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
+            // A listing shows any run, however old or partial its records.
+            let results: Option<ResultsHeadline> =
+                splitbrain_records::read(&d.join(store::RESULTS_FILE)).ok();
+            let run: RunHeadline =
+                splitbrain_records::read(&d.join(store::RUN_FILE)).unwrap_or_default();
             RunEntry {
                 rel: d
                     .strip_prefix(root)
@@ -390,13 +382,10 @@ fn find_runs(root: &Path) -> Vec<RunEntry> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default(),
-                verdict,
-                anomalies: results
-                    .as_ref()
-                    .and_then(|r| r.get("anomaly_count"))
-                    .and_then(|v| v.as_u64()),
-                target: text(run.as_ref().and_then(|r| r.pointer("/target/name"))),
-                seed: text(run.as_ref().and_then(|r| r.get("seed"))),
+                verdict: results.map(|r| r.valid),
+                anomalies: results.and_then(|r| r.anomaly_count),
+                target: run.target.map(|t| t.name).unwrap_or_default(),
+                seed: run.seed.map(|s| s.to_string()).unwrap_or_default(),
                 has_report: d.join(REPORT_FILE).is_file(),
             }
         })
@@ -417,15 +406,18 @@ fn index_page(root: &Path) -> String {
     }
     for r in &runs {
         let base = href(&r.rel);
-        let verdict = match r.verdict {
-            "valid" => "valid".to_string(),
-            "invalid" => match r.anomalies {
-                Some(1) => "INVALID (1 anomaly)".to_string(),
-                Some(n) => format!("INVALID ({n} anomalies)"),
-                None => "INVALID".to_string(),
-            },
-            "unknown" => "unknown".to_string(),
-            _ => "no results".to_string(),
+        let (class, verdict) = match r.verdict {
+            Some(Validity::Valid) => ("valid", "valid".to_string()),
+            Some(Validity::Invalid) => (
+                "invalid",
+                match r.anomalies {
+                    Some(1) => "INVALID (1 anomaly)".to_string(),
+                    Some(n) => format!("INVALID ({n} anomalies)"),
+                    None => "INVALID".to_string(),
+                },
+            ),
+            Some(Validity::Unknown) => ("unknown", "unknown".to_string()),
+            None => ("none", "no results".to_string()),
         };
         let report_link = if r.has_report {
             format!(
@@ -449,9 +441,9 @@ fn index_page(root: &Path) -> String {
         let _ = write!(
             body,
             "<tr class=\"run {}\"><td><code>{}</code></td><td><span class=\"v {}\">{}</span></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-            r.verdict,
+            class,
             report::escape(&r.rel),
-            r.verdict,
+            class,
             report::escape(&verdict),
             report::escape(&r.target),
             report::escape(&r.seed),

@@ -8,15 +8,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::anyhow;
-use serde::Serialize;
+use clap::Parser;
 use splitbrain_checkers::verdict::Validity;
-use splitbrain_targets::redis::RedisPersistence;
-use splitbrain_vocab::{ClockMode, FaultKind, FaultSet, Topology, Victims};
+use splitbrain_records::{Exit, NemesisList, RunConfig};
+use splitbrain_vocab::{ClockMode, RedisPersistence, Topology, Victims};
 use splitbrain_workloads::WorkloadKind;
 
 use crate::exit::CommandError;
 
-#[derive(clap::Args, Debug, Clone, Serialize)]
+/// `splitbrain run`'s flags; [`RunArgs::into_config`] turns them into the
+/// [`RunConfig`] a run takes. Defaults agree with [`RunConfig::default`].
+#[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// Service under test.
     #[arg(long, default_value = "etcd")]
@@ -32,7 +34,7 @@ pub struct RunArgs {
     pub workload: WorkloadKind,
     /// Comma-separated faults: partition, kill, pause, clock, packet, client-pause; or `none`.
     /// Join faults with `+` to apply them in the same window (`clock+client-pause`).
-    #[arg(long, default_value = "partition,pause,kill", value_parser = parse_nemeses)]
+    #[arg(long, default_value = "partition,pause,kill")]
     pub nemesis: NemesisList,
     /// Fix which nodes node faults hit: one, minority, majority, all, primaries.
     #[arg(long)]
@@ -52,8 +54,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=9))]
     pub nodes: Option<u64>,
     /// Redis persistence: none, aof-everysec or aof-always.
-    #[arg(long = "redis-persistence", default_value = "none", value_parser = parse_persistence)]
-    #[serde(serialize_with = "serialize_persistence")]
+    #[arg(long = "redis-persistence", default_value = "none")]
     pub redis_persistence: RedisPersistence,
     /// Concurrent client processes (1 to 200).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
@@ -102,35 +103,6 @@ pub struct RunArgs {
     pub max_ops: u64,
 }
 
-/// The parsed `--nemesis` list (`none` is the empty list): one entry per
-/// kind of fault window, `+` joining faults that share a window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NemesisList(pub Vec<FaultSet>);
-
-impl NemesisList {
-    /// Whether any window may apply `kind`.
-    pub fn includes(&self, kind: FaultKind) -> bool {
-        self.0.iter().any(|set| set.contains(kind))
-    }
-}
-
-fn parse_nemeses(s: &str) -> Result<NemesisList, String> {
-    if s.trim() == "none" {
-        return Ok(NemesisList(Vec::new()));
-    }
-    let mut sets = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let set: FaultSet = part.parse()?;
-        if !sets.contains(&set) {
-            sets.push(set);
-        }
-    }
-    if sets.is_empty() {
-        return Err("expected at least one fault, or `none`".to_string());
-    }
-    Ok(NemesisList(sets))
-}
-
 fn parse_range_ms(s: &str) -> Result<(u64, u64), String> {
     let bad = || format!("expected MIN:MAX in milliseconds, got {s:?}");
     let (min, max) = s.split_once(':').ok_or_else(bad)?;
@@ -144,22 +116,47 @@ fn parse_range_ms(s: &str) -> Result<(u64, u64), String> {
     Ok((min, max))
 }
 
-fn parse_persistence(s: &str) -> Result<RedisPersistence, String> {
-    s.parse()
-}
-
-fn serialize_persistence<S: serde::Serializer>(
-    p: &RedisPersistence,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    s.serialize_str(p.as_str())
+/// One `splitbrain run` command line without the program name: how a
+/// campaign parses its entries' `args`, with the same parser as the CLI.
+#[derive(Parser, Debug)]
+#[command(name = "run", no_binary_name = true, args_override_self = true)]
+pub struct RunLine {
+    #[command(flatten)]
+    pub args: RunArgs,
 }
 
 impl RunArgs {
-    /// `--nodes`, or the target's own default.
-    pub fn node_count(&self) -> u64 {
-        self.nodes
-            .unwrap_or_else(|| crate::target_registry::default_nodes(&self.target))
+    /// The configuration a run takes, once the checks clap cannot make
+    /// flag by flag pass.
+    pub fn into_config(self) -> Result<RunConfig, String> {
+        self.validate()?;
+        Ok(RunConfig {
+            target: self.target,
+            target_file: self.target_file,
+            service_binary: self.service_binary,
+            workload: self.workload,
+            nemesis: self.nemesis,
+            victims: self.victims,
+            topology: self.topology,
+            clock: self.clock,
+            nemesis_interval_s: self.nemesis_interval_s,
+            nodes: self.nodes,
+            redis_persistence: self.redis_persistence,
+            concurrency: self.concurrency,
+            time_limit_s: self.time_limit_s,
+            rate_per_s: self.rate_per_s,
+            lease_ms: self.lease_ms,
+            hold_ms: self.hold_ms,
+            keys: self.keys,
+            seed: self.seed,
+            results_dir: self.results_dir,
+            image: self.image,
+            recovery_s: self.recovery_s,
+            request_timeout_ms: self.request_timeout_ms,
+            acquire_timeout_ms: self.acquire_timeout_ms,
+            junit: self.junit,
+            max_ops: self.max_ops,
+        })
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -180,13 +177,14 @@ impl RunArgs {
 }
 
 pub async fn execute(args: RunArgs) -> Result<ExitCode, CommandError> {
-    args.validate()
+    let config = args
+        .into_config()
         .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
     let started = std::time::Instant::now();
-    let junit = args.junit.clone();
-    let name = format!("{}-{}", args.target, args.workload.as_str());
+    let junit = config.junit.clone();
+    let name = format!("{}-{}", config.target, config.workload.as_str());
     let cancel = crate::runner::interrupt_token();
-    let outcome = crate::runner::run(args, &cancel).await?;
+    let outcome = crate::runner::run(config, &cancel).await?;
     if let Some(path) = junit {
         let failure = match outcome.valid {
             Validity::Valid => None,
@@ -216,5 +214,32 @@ pub async fn execute(args: RunArgs) -> Result<ExitCode, CommandError> {
         };
         crate::junit::write(&path, "splitbrain run", &[case]).map_err(CommandError::Internal)?;
     }
-    Ok(crate::exit::for_validity(outcome.valid))
+    Ok(Exit::from(outcome.valid).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// run.json reads a field missing from an older record as its flag's
+    /// default: the two must agree.
+    #[test]
+    fn the_flags_defaults_are_the_records_defaults() {
+        let parsed = RunLine::try_parse_from(Vec::<String>::new()).unwrap();
+        assert_eq!(parsed.args.into_config(), Ok(RunConfig::default()));
+    }
+
+    #[test]
+    fn flags_clap_cannot_check_alone_are_refused() {
+        for line in [
+            &["--rate", "0"][..],
+            &["--nemesis-interval", "0"],
+            &["--request-timeout-ms", "0"],
+        ] {
+            let parsed = RunLine::try_parse_from(line).unwrap();
+            assert!(parsed.args.into_config().is_err(), "{line:?}");
+        }
+        let quiet = RunLine::try_parse_from(["--nemesis", "none", "--nemesis-interval", "0"]);
+        assert!(quiet.unwrap().args.into_config().is_ok());
+    }
 }

@@ -1,22 +1,8 @@
-//! Documented exit codes, shared by `check`, `run` and `campaign`.
-//!
-//! | code | meaning |
-//! |------|---------|
-//! | 0    | valid: no anomaly found |
-//! | 1    | invalid: at least one anomaly |
-//! | 2    | unknown: nothing conclusive (nothing was exercised, a checker could not decide) |
-//! | 254  | bad arguments or unreadable input |
-//! | 255  | internal error (Docker failure, bug) |
+//! How a command fails, classified by whose fault it is. The codes
+//! themselves are [`splitbrain_records::Exit`], documented there and in the
+//! README.
 
-use std::process::ExitCode;
-
-use splitbrain_checkers::verdict::Validity;
-
-pub const VALID: u8 = 0;
-pub const INVALID: u8 = 1;
-pub const UNKNOWN: u8 = 2;
-pub const BAD_INPUT: u8 = 254;
-pub const INTERNAL: u8 = 255;
+use splitbrain_records::Exit;
 
 /// A command's failure, classified by whose fault it is.
 #[derive(Debug)]
@@ -28,10 +14,10 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    pub fn code(&self) -> u8 {
+    pub fn code(&self) -> Exit {
         match self {
-            CommandError::BadInput(_) => BAD_INPUT,
-            CommandError::Internal(_) => INTERNAL,
+            CommandError::BadInput(_) => Exit::BadInput,
+            CommandError::Internal(_) => Exit::Internal,
         }
     }
 }
@@ -40,12 +26,4 @@ impl From<anyhow::Error> for CommandError {
     fn from(e: anyhow::Error) -> Self {
         CommandError::Internal(e)
     }
-}
-
-pub fn for_validity(v: Validity) -> ExitCode {
-    ExitCode::from(match v {
-        Validity::Valid => VALID,
-        Validity::Invalid => INVALID,
-        Validity::Unknown => UNKNOWN,
-    })
 }

@@ -24,6 +24,7 @@ mod worker;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use splitbrain_records::Exit;
 
 #[derive(Parser, Debug)]
 #[command(name = "splitbrain", version, about, propagate_version = true)]
@@ -57,7 +58,11 @@ fn main() -> ExitCode {
             // clap's own exit code for usage errors is 2, which we reserve for
             // an unknown verdict.
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::BAD_INPUT } else { 0 });
+            return if e.use_stderr() {
+                Exit::BadInput.into()
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -67,7 +72,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: failed to start the async runtime: {e}");
-            return ExitCode::from(exit::INTERNAL);
+            return Exit::Internal.into();
         }
     };
     let result = runtime.block_on(async move {
@@ -89,7 +94,7 @@ fn main() -> ExitCode {
                 exit::CommandError::Internal(err) => ("internal error", err),
             };
             eprintln!("{kind}: {err:#}");
-            ExitCode::from(e.code())
+            e.code().into()
         }
     }
 }

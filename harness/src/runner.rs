@@ -13,12 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_checkers::verdict::{AnomalyType, Validity};
-use splitbrain_docker::fault::clock::Mechanism;
 use splitbrain_docker::{
     Cluster, ClusterGuard, ClusterSpec, DataDir, Engine, EngineOptions, ServiceSpec,
+};
+use splitbrain_records::{
+    ClockFaults, ClockMechanism, HarnessInfo, Liveness, NodeRecord, ResultsRecord, RunConfig,
+    RunRecord, TargetRecord, Timings,
 };
 use splitbrain_targets::client::{ClientConfig, Invocation};
 use splitbrain_targets::target::{ClockEntry, NodeAddr, Target};
@@ -27,7 +29,6 @@ use splitbrain_workloads::{FaultSchedule, ScheduleConfig, WorkloadConfig};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::cmd_run::RunArgs;
 use crate::exit::CommandError;
 use crate::fault::FaultCtx;
 use crate::nemesis::Nemesis;
@@ -78,159 +79,214 @@ pub fn interrupt_token() -> CancellationToken {
     cancel
 }
 
+/// What every stage of one run reads.
+struct Scope<'a> {
+    config: &'a RunConfig,
+    seed: u64,
+    target: Arc<dyn Target>,
+    run_dir: &'a RunDir,
+    cancel: &'a CancellationToken,
+    /// When the command started: run.json's timings count from here.
+    command_started: Instant,
+}
+
 /// One run, ended early when `cancel` is cancelled (see [`interrupt_token`]).
-pub async fn run(args: RunArgs, cancel: &CancellationToken) -> Result<RunOutcome, CommandError> {
+pub async fn run(
+    config: RunConfig,
+    cancel: &CancellationToken,
+) -> Result<RunOutcome, CommandError> {
     let command_started = Instant::now();
-    let seed = args.seed.unwrap_or_else(rand::random);
+    let seed = config.seed.unwrap_or_else(rand::random);
     println!("seed: {seed}  (reproduce the schedule with --seed {seed})");
-    let target = match &args.target_file {
+    let target = resolve_target(&config)?;
+    let run_dir = RunDir::create(&config.results_dir, target.name(), config.workload.as_str())
+        .map_err(CommandError::BadInput)?;
+    crate::logging::to_file(&run_dir.file(store::HARNESS_LOG))?;
+    println!("run directory: {}", run_dir.path.display());
+    tracing::info!(seed, ?config, "starting run");
+    let mut record = RunRecord {
+        config: config.clone(),
+        seed,
+        run_id: run_id(target.name(), &run_dir),
+        harness: HarnessInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_revision: env!("SPLITBRAIN_GIT_REVISION").to_string(),
+        },
+        image: None,
+        clock_faults: None,
+        target: None,
+        timings: None,
+        schedule: None,
+    };
+    run_dir.write_json(store::RUN_FILE, &record)?;
+
+    let engine_options = EngineOptions::default();
+    let engine = Engine::connect(engine_options.clone())
+        .await
+        .context("failed to connect to the Docker engine")?;
+    let image = prepare_image(&engine, &config, target.as_ref(), cancel).await?;
+    record.image = Some(image.clone());
+    let scope = Scope {
+        config: &config,
+        seed,
+        target,
+        run_dir: &run_dir,
+        cancel,
+        command_started,
+    };
+    let mut guard = ClusterGuard::new(record.run_id.clone(), engine_options);
+    let liveness = on_a_cluster(&scope, &engine, &image, &mut guard, &mut record).await;
+    drop(guard);
+    run_dir.write_json(store::RUN_FILE, &record)?;
+    check_and_report(&run_dir, liveness?, seed)
+}
+
+/// The target the configuration names, able to take the faults it aims.
+fn resolve_target(config: &RunConfig) -> Result<Arc<dyn Target>, CommandError> {
+    let target = match &config.target_file {
         Some(path) => crate::target_registry::from_manifest(
             path,
-            args.service_binary.as_deref(),
-            args.workload,
+            config.service_binary.as_deref(),
+            config.workload,
         ),
-        None => {
-            crate::target_registry::resolve(&args.target, args.workload, args.redis_persistence)
-        }
+        None => crate::target_registry::resolve(
+            &config.target,
+            config.workload,
+            config.redis_persistence,
+        ),
     }
     .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
     let wants_primaries =
-        args.victims == Some(Victims::Primaries) || args.topology == Some(Topology::Primaries);
+        config.victims == Some(Victims::Primaries) || config.topology == Some(Topology::Primaries);
     if wants_primaries && target.as_primaries().is_none() {
         return Err(CommandError::BadInput(anyhow!(
             "target {} cannot name its primaries, so faults cannot be aimed at them",
             target.name()
         )));
     }
-    let run_dir = RunDir::create(&args.results_dir, target.name(), args.workload.as_str())
-        .map_err(CommandError::BadInput)?;
-    crate::logging::to_file(&run_dir.file(store::HARNESS_LOG))?;
-    println!("run directory: {}", run_dir.path.display());
-    tracing::info!(seed, ?args, "starting run");
+    Ok(target)
+}
 
-    // Names containers and the network and labels them for cleanup. Two
-    // runs may start in the same second (in different result stores), so
-    // the id carries a random suffix besides the run directory's stamp.
+/// Names containers and the network and labels them for cleanup. Two runs
+/// may start in the same second (in different result stores), so the id
+/// carries a random suffix besides the run directory's stamp.
+fn run_id(target: &str, run_dir: &RunDir) -> String {
     let stamp = run_dir
         .path
         .file_name()
         .map(|n| n.to_string_lossy().to_lowercase())
         .unwrap_or_default();
-    let run_id = format!(
-        "{}-{stamp}-{:06x}",
-        target.name(),
-        rand::random::<u32>() & 0xff_ffff
-    )
-    .chars()
-    .map(|c| {
-        if c.is_ascii_alphanumeric() || c == '-' {
-            c
-        } else {
-            '-'
-        }
-    })
-    .collect::<String>();
-    let mut meta = json!({
-        "config": &args,
-        "seed": seed,
-        "run_id": run_id,
-        "harness": {
-            "version": env!("CARGO_PKG_VERSION"),
-            "git_revision": env!("SPLITBRAIN_GIT_REVISION"),
-        },
-    });
-    run_dir.write_json(store::RUN_FILE, &meta)?;
-
-    let engine_options = EngineOptions::default();
-    let engine = Engine::connect(engine_options.clone())
-        .await
-        .context("failed to connect to the Docker engine")?;
-    let image = match &args.image {
-        Some(image) => image.clone(),
-        None => {
-            // A cold build takes a minute: Ctrl-C must not wait for it
-            // (dropping the build kills mmdebstrap).
-            let packages = target.packages();
-            let build = splitbrain_docker::images::ensure_with(&engine, &packages, |line| {
-                tracing::info!("image: {line}");
-                eprintln!("image: {line}");
-            });
-            let built = tokio::select! {
-                r = build => r.context("failed to prepare the base image")?,
-                _ = cancel.cancelled() => {
-                    return Err(anyhow!("interrupted while preparing the base image").into())
-                }
-            };
-            built.reference
-        }
-    };
-    meta["image"] = json!(image);
-
-    let mut guard = ClusterGuard::new(run_id.clone(), engine_options);
-    let outcome = {
-        let deployed = tokio::select! {
-            r = deploy(&engine, &args, &run_id, &image, target.as_ref()) => r,
-            _ = cancel.cancelled() => Err(anyhow!("interrupted while deploying")),
-        };
-        match deployed {
-            Err(e) => Err(e),
-            Ok((cluster, nodes)) => {
-                meta["clock_faults"] = if clock_skew_enabled(&args, target.as_ref()) {
-                    let planned = clock_mechanism(target.as_ref());
-                    json!({
-                        "state_file": splitbrain_docker::fault::clock::STATE_PATH,
-                        "writer": "clockctl",
-                        "planned": nodes.iter().map(|n| (n.name.clone(), json!(planned))).collect::<serde_json::Map<_, _>>(),
-                    })
-                } else if args.nemesis.includes(FaultKind::Clock) {
-                    json!({ "planned": null, "refused": target.fault(FaultKind::Clock).refusal().unwrap_or_else(|| "the target does not support clock faults".to_string()) })
-                } else {
-                    json!(null)
-                };
-                meta["target"] = json!({
-                    "name": target.name(),
-                    "token_note": target.token_note(),
-                    "version": target_version(&cluster, target.as_ref()).await,
-                    "nodes": nodes.iter().map(|n| json!({"name": n.name, "ip": n.ip.to_string()})).collect::<Vec<_>>(),
-                });
-                run_dir.write_json(store::RUN_FILE, &meta)?;
-                meta["timings"] =
-                    json!({ "deploy_done_ms": command_started.elapsed().as_millis() as u64 });
-                let cluster = Arc::new(cluster);
-                let phases = phases(
-                    &args,
-                    seed,
-                    target.clone(),
-                    cluster.clone(),
-                    nodes,
-                    &run_dir,
-                    &mut meta,
-                    cancel,
-                    command_started,
-                )
-                .await;
-                let cluster = Arc::try_unwrap(cluster)
-                    .map_err(|_| anyhow!("the cluster is still in use at teardown"))?;
-                let teardown = cluster.teardown(Some(&run_dir.nodes_dir())).await;
-                match teardown {
-                    Ok(_) => guard.disarm(),
-                    Err(e) => tracing::error!(
-                        "failed to tear down cleanly: {e}; the guard removes what is left"
-                    ),
-                }
-                phases
+    format!("{target}-{stamp}-{:06x}", rand::random::<u32>() & 0xff_ffff)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
             }
+        })
+        .collect()
+}
+
+/// `--image`, or the base image, built if it is not there yet.
+async fn prepare_image(
+    engine: &Engine,
+    config: &RunConfig,
+    target: &dyn Target,
+    cancel: &CancellationToken,
+) -> anyhow::Result<String> {
+    if let Some(image) = &config.image {
+        return Ok(image.clone());
+    }
+    // A cold build takes a minute: Ctrl-C must not wait for it (dropping
+    // the build kills mmdebstrap).
+    let packages = target.packages();
+    let build = splitbrain_docker::images::ensure_with(engine, &packages, |line| {
+        tracing::info!("image: {line}");
+        eprintln!("image: {line}");
+    });
+    tokio::select! {
+        r = build => Ok(r.context("failed to prepare the base image")?.reference),
+        _ = cancel.cancelled() => Err(anyhow!("interrupted while preparing the base image")),
+    }
+}
+
+/// Deploy, drive the phases, tear down: everything that needs the cluster.
+/// The guard removes what a failed deploy or teardown leaves behind.
+async fn on_a_cluster(
+    scope: &Scope<'_>,
+    engine: &Engine,
+    image: &str,
+    guard: &mut ClusterGuard,
+    record: &mut RunRecord,
+) -> anyhow::Result<Liveness> {
+    let target = scope.target.as_ref();
+    let (cluster, nodes) = tokio::select! {
+        r = deploy(engine, scope.config, &record.run_id, image, target) => r,
+        _ = scope.cancel.cancelled() => Err(anyhow!("interrupted while deploying")),
+    }?;
+    record.clock_faults = Some(clock_faults(scope.config, target, &nodes));
+    record.target = Some(TargetRecord {
+        name: target.name().to_string(),
+        token_note: target.token_note(),
+        version: target_version(&cluster, target).await,
+        nodes: nodes
+            .iter()
+            .map(|n| NodeRecord {
+                name: n.name.clone(),
+                ip: n.ip.into(),
+            })
+            .collect(),
+    });
+    scope.run_dir.write_json(store::RUN_FILE, &*record)?;
+    record.timings = Some(Timings {
+        deploy_done_ms: elapsed_ms(scope.command_started),
+        history_start_ms: None,
+    });
+    let cluster = Arc::new(cluster);
+    let phases = phases(scope, cluster.clone(), nodes, record).await;
+    let cluster =
+        Arc::try_unwrap(cluster).map_err(|_| anyhow!("the cluster is still in use at teardown"))?;
+    match cluster.teardown(Some(&scope.run_dir.nodes_dir())).await {
+        Ok(_) => guard.disarm(),
+        Err(e) => {
+            tracing::error!("failed to tear down cleanly: {e}; the guard removes what is left")
         }
-    };
-    drop(guard);
-    run_dir.write_json(store::RUN_FILE, &meta)?;
-    let liveness = outcome?;
-    check_and_report(&run_dir, liveness, seed)
+    }
+    phases
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+/// run.json's `clock_faults`: planned when the nodes run under the clock
+/// tools, refused when clock faults are scheduled but cannot reach the
+/// target, `null` when none are scheduled.
+fn clock_faults(
+    config: &RunConfig,
+    target: &dyn Target,
+    nodes: &[NodeAddr],
+) -> Option<ClockFaults> {
+    if clock_skew_enabled(config, target) {
+        Some(ClockFaults::installed(
+            splitbrain_docker::fault::clock::STATE_PATH,
+            "clockctl",
+            nodes.iter().map(|n| n.name.as_str()),
+            clock_mechanism(target),
+        ))
+    } else if config.nemesis.includes(FaultKind::Clock) {
+        Some(ClockFaults::refused(target.fault(FaultKind::Clock).refusal().unwrap_or_else(
+            || "the target does not support clock faults".to_string(),
+        )))
+    } else {
+        None
+    }
 }
 
 async fn deploy(
     engine: &Engine,
-    args: &RunArgs,
+    config: &RunConfig,
     run_id: &str,
     image: &str,
     target: &dyn Target,
@@ -240,9 +296,9 @@ async fn deploy(
         engine,
         ClusterSpec {
             run_id: run_id.to_string(),
-            nodes: args.node_count() as usize,
+            nodes: crate::target_registry::node_count(config) as usize,
             image: image.to_string(),
-            data_dir: disk_data_dir(args, target),
+            data_dir: disk_data_dir(config, target),
             ..ClusterSpec::default()
         },
     )
@@ -256,6 +312,15 @@ async fn deploy(
             ip: n.ip,
         })
         .collect();
+    upload(&cluster, target, &nodes).await?;
+    start_services(&cluster, target, &nodes, clock_skew_enabled(config, target)).await?;
+    wait_ready(target, &nodes).await?;
+    tracing::info!("cluster ready in {} ms", started.elapsed().as_millis());
+    Ok((cluster, nodes))
+}
+
+/// Copies the target's files (a service binary, a config) into every node.
+async fn upload(cluster: &Cluster, target: &dyn Target, nodes: &[NodeAddr]) -> anyhow::Result<()> {
     for upload in target.uploads() {
         let bytes = std::fs::read(&upload.host_path).with_context(|| {
             format!(
@@ -263,7 +328,7 @@ async fn deploy(
                 upload.host_path.display()
             )
         })?;
-        for node in &nodes {
+        for node in nodes {
             cluster
                 .put_file(&node.name, &upload.node_path, &bytes, upload.mode)
                 .await
@@ -272,14 +337,23 @@ async fn deploy(
                 })?;
         }
     }
-    let clock = clock_skew_enabled(args, target);
-    for node in &nodes {
-        let mut spec = service_spec(target, node, &nodes);
+    Ok(())
+}
+
+/// Starts the service on every node, under the clock tools when `clock`.
+async fn start_services(
+    cluster: &Cluster,
+    target: &dyn Target,
+    nodes: &[NodeAddr],
+    clock: bool,
+) -> anyhow::Result<()> {
+    for node in nodes {
+        let mut spec = service_spec(target, node, nodes);
         if clock {
-            splitbrain_docker::fault::clock::install(&cluster, &node.name)
+            splitbrain_docker::fault::clock::install(cluster, &node.name)
                 .await
                 .with_context(|| format!("failed to install the clock shim on {}", node.name))?;
-            if clock_mechanism(target) == Mechanism::Preload.as_str() {
+            if clock_mechanism(target) == ClockMechanism::Preload {
                 splitbrain_docker::fault::clock::add_preload(&mut spec);
             }
         }
@@ -288,8 +362,13 @@ async fn deploy(
             .await
             .with_context(|| format!("failed to start the service on {}", node.name))?;
     }
+    Ok(())
+}
+
+/// Probes every node until it answers, within [`READY_DEADLINE`] in all.
+async fn wait_ready(target: &dyn Target, nodes: &[NodeAddr]) -> anyhow::Result<()> {
     let deadline = Instant::now() + READY_DEADLINE;
-    for node in &nodes {
+    for node in nodes {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match target.probe(node, left.min(Duration::from_secs(2))).await {
@@ -305,21 +384,20 @@ async fn deploy(
             }
         }
     }
-    tracing::info!("cluster ready in {} ms", started.elapsed().as_millis());
-    Ok((cluster, nodes))
+    Ok(())
 }
 
 /// Whether nodes start under the clock shim: only when a clock fault is
 /// scheduled and the target reads time where the shim can reach it.
-pub fn clock_skew_enabled(args: &RunArgs, target: &dyn Target) -> bool {
-    args.nemesis.includes(FaultKind::Clock) && target.fault(FaultKind::Clock).applies()
+fn clock_skew_enabled(config: &RunConfig, target: &dyn Target) -> bool {
+    config.nemesis.includes(FaultKind::Clock) && target.fault(FaultKind::Clock).applies()
 }
 
 /// The size-limited data directory the disk fault fills, mounted only when
 /// a disk fault is scheduled on a target that keeps data there.
-fn disk_data_dir(args: &RunArgs, target: &dyn Target) -> Option<DataDir> {
+fn disk_data_dir(config: &RunConfig, target: &dyn Target) -> Option<DataDir> {
     let applies = target.fault(FaultKind::Disk).applies();
-    if !(args.nemesis.includes(FaultKind::Disk) && applies) {
+    if !(config.nemesis.includes(FaultKind::Disk) && applies) {
         return None;
     }
     let path = target.data_dir()?;
@@ -333,10 +411,10 @@ fn disk_data_dir(args: &RunArgs, target: &dyn Target) -> Option<DataDir> {
 /// preload shim, or through its patched vDSO. A preloaded service whose
 /// process turns out not to load the shim is patched too; run.json's
 /// `clock_faults.applied` says what actually happened.
-fn clock_mechanism(target: &dyn Target) -> &'static str {
+fn clock_mechanism(target: &dyn Target) -> ClockMechanism {
     match target.clock_entry() {
-        ClockEntry::Preload => Mechanism::Preload.as_str(),
-        ClockEntry::VdsoPatch => Mechanism::VdsoPatch.as_str(),
+        ClockEntry::Preload => ClockMechanism::Preload,
+        ClockEntry::VdsoPatch => ClockMechanism::VdsoPatch,
     }
 }
 
@@ -372,136 +450,59 @@ async fn target_version(cluster: &Cluster, target: &dyn Target) -> String {
     }
 }
 
-/// What the liveness phase saw.
-struct Liveness {
-    /// Grants that succeeded in the recovery window after the final heal.
-    grants_after_heal: u64,
-    interrupted: bool,
-    final_reads_missing: Vec<String>,
-}
-
-#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename these
+/// The phases between deploy and teardown: ops under the fault schedule,
+/// heal, recovery, final reads. What liveness saw comes back for the check.
 async fn phases(
-    args: &RunArgs,
-    seed: u64,
-    target: Arc<dyn Target>,
+    scope: &Scope<'_>,
     cluster: Arc<Cluster>,
     nodes: Vec<NodeAddr>,
-    run_dir: &RunDir,
-    meta: &mut serde_json::Value,
-    cancel: &CancellationToken,
-    command_started: Instant,
+    record: &mut RunRecord,
 ) -> anyhow::Result<Liveness> {
+    let config = scope.config;
     let clock = splitbrain_targets::client::HistoryClock::start();
     // Time to the first op: the history clock starts as the workers do.
-    meta["timings"]["history_start_ms"] = json!(command_started.elapsed().as_millis() as u64);
-    let recorder = Arc::new(Recorder::create(&run_dir.file(store::HISTORY_FILE), clock)?);
-    let mut workload = WorkloadConfig::new(args.workload, args.lease_ms);
-    workload.keys = (0..args.keys).map(|k| format!("k{k}")).collect();
-    if let Some((min, max)) = args.hold_ms {
-        workload.hold_min_ms = min;
-        workload.hold_max_ms = max;
+    if let Some(timings) = &mut record.timings {
+        timings.history_start_ms = Some(elapsed_ms(scope.command_started));
     }
-    let schedule = FaultSchedule::generate(&ScheduleConfig {
-        faults: args.nemesis.0.clone(),
-        interval_ms: args.nemesis_interval_s * 1000,
-        duration_ms: args.time_limit_s * 1000,
-        lease_ms: args.lease_ms,
-        nodes: nodes.len(),
-        primaries_available: target.as_primaries().is_some(),
-        pins: Pins {
-            victims: args.victims,
-            topology: args.topology,
-            clock: args.clock,
-        },
-        seed,
-    });
-    meta["schedule"] = serde_json::to_value(&schedule)?;
-    run_dir.write_json(store::RUN_FILE, meta)?;
+    let recorder = Arc::new(Recorder::create(
+        &scope.run_dir.file(store::HISTORY_FILE),
+        clock,
+    )?);
+    let schedule = schedule(scope, nodes.len());
+    record.schedule = Some(schedule.clone());
+    scope.run_dir.write_json(store::RUN_FILE, &*record)?;
 
-    let client_cfg = ClientConfig {
-        lease_ms: args.lease_ms,
-        request_timeout_ms: args.request_timeout_ms,
-        acquire_timeout_ms: args.acquire_timeout_ms,
-        connect_timeout_ms: args.request_timeout_ms,
-    };
-    let clients = Arc::new(Clients::new(
-        worker::Setup {
-            target: target.clone(),
-            nodes: nodes.clone(),
-            client_cfg,
-            workload: workload.clone(),
-            seed,
-            concurrency: args.concurrency,
-            rate_per_s: args.rate_per_s,
-            max_ops: args.max_ops,
-        },
-        recorder.clone(),
-    ));
+    let workload = workload(config);
+    let clients = start_clients(scope, &nodes, &workload, &recorder);
     let mut nemesis = Nemesis::new(
         FaultCtx {
-            clock_installed: clock_skew_enabled(args, target.as_ref()),
+            clock_installed: clock_skew_enabled(config, scope.target.as_ref()),
             clock_applied: Default::default(),
-            cluster: cluster.clone(),
-            target: target.clone(),
-            nodes: nodes.clone(),
+            cluster,
+            target: scope.target.clone(),
+            nodes,
             clients: clients.clone(),
         },
         recorder.clone(),
     );
-
-    let main = Duration::from_secs(args.time_limit_s);
-    let recovery = Duration::from_secs(args.recovery_s);
+    let main = Duration::from_secs(config.time_limit_s);
+    let recovery = Duration::from_secs(config.recovery_s);
     let progress = Progress::start(main + recovery, recorder.clone());
-    let workers: Vec<_> = (0..args.concurrency)
+    let workers: Vec<_> = (0..config.concurrency)
         .map(|slot| tokio::spawn(worker::run_slot(clients.clone(), slot)))
         .collect();
 
-    let started = Instant::now();
-    let mut interrupted = false;
-    // Safety phase: the fault schedule runs against live clients.
-    for fault in &schedule.faults {
-        for (at, start) in [(fault.start_ms, true), (fault.stop_ms, false)] {
-            let when = started + Duration::from_millis(at);
-            tokio::select! {
-                _ = tokio::time::sleep_until(when) => {}
-                _ = cancel.cancelled() => { interrupted = true; }
-            }
-            if interrupted {
-                break;
-            }
-            if start {
-                nemesis.start_window(fault).await;
-            } else {
-                nemesis.stop().await;
-            }
-            progress.set_faults(nemesis.active_description());
-        }
-        if interrupted {
-            break;
-        }
-    }
-    if !interrupted {
-        tokio::select! {
-            _ = tokio::time::sleep_until(started + main) => {}
-            _ = cancel.cancelled() => { interrupted = true; }
-        }
-    }
-
-    // Heal everything, then a quiet window in which the service must grant again.
-    nemesis.heal_all().await;
-    if meta["clock_faults"].is_object() && meta["clock_faults"]["planned"].is_object() {
-        meta["clock_faults"]["applied"] = nemesis.clock_applied();
-    }
-    progress.set_faults(String::from("healed; recovery"));
-    let grants_before = recorder.counts().grants_ok.load(Ordering::Relaxed);
-    if !interrupted {
-        tokio::select! {
-            _ = tokio::time::sleep(recovery) => {}
-            _ = cancel.cancelled() => { interrupted = true; }
-        }
-    }
-    let grants_after_heal = recorder.counts().grants_ok.load(Ordering::Relaxed) - grants_before;
+    let interrupted = main_phase(&schedule, &mut nemesis, &progress, main, scope.cancel).await;
+    let (grants_after_heal, interrupted) = heal_and_recover(
+        &mut nemesis,
+        &recorder,
+        &progress,
+        &mut record.clock_faults,
+        recovery,
+        scope.cancel,
+        interrupted,
+    )
+    .await;
     clients.stop();
     for w in workers {
         let _ = tokio::time::timeout(clients.invoke_bound() * 2, w).await;
@@ -509,7 +510,7 @@ async fn phases(
     progress.finish();
 
     let final_reads_missing = if workload.kind.has_resource() {
-        final_reads(&clients, &workload.keys, args.concurrency).await
+        final_reads(&clients, &workload.keys, config.concurrency).await
     } else {
         Vec::new()
     };
@@ -520,7 +521,129 @@ async fn phases(
         grants_after_heal,
         interrupted,
         final_reads_missing,
+        problems: Vec::new(),
     })
+}
+
+/// The clients the worker slots invoke through, recording into `recorder`.
+fn start_clients(
+    scope: &Scope<'_>,
+    nodes: &[NodeAddr],
+    workload: &WorkloadConfig,
+    recorder: &Arc<Recorder>,
+) -> Arc<Clients> {
+    let config = scope.config;
+    Arc::new(Clients::new(
+        worker::Setup {
+            target: scope.target.clone(),
+            nodes: nodes.to_vec(),
+            client_cfg: client_config(config),
+            workload: workload.clone(),
+            seed: scope.seed,
+            concurrency: config.concurrency,
+            rate_per_s: config.rate_per_s,
+            max_ops: config.max_ops,
+        },
+        recorder.clone(),
+    ))
+}
+
+fn workload(config: &RunConfig) -> WorkloadConfig {
+    let mut workload = WorkloadConfig::new(config.workload, config.lease_ms);
+    workload.keys = (0..config.keys).map(|k| format!("k{k}")).collect();
+    if let Some((min, max)) = config.hold_ms {
+        workload.hold_min_ms = min;
+        workload.hold_max_ms = max;
+    }
+    workload
+}
+
+fn client_config(config: &RunConfig) -> ClientConfig {
+    ClientConfig {
+        lease_ms: config.lease_ms,
+        request_timeout_ms: config.request_timeout_ms,
+        acquire_timeout_ms: config.acquire_timeout_ms,
+        connect_timeout_ms: config.request_timeout_ms,
+    }
+}
+
+/// The fault schedule the seed draws for this cluster.
+fn schedule(scope: &Scope<'_>, nodes: usize) -> FaultSchedule {
+    let config = scope.config;
+    FaultSchedule::generate(&ScheduleConfig {
+        faults: config.nemesis.0.clone(),
+        interval_ms: config.nemesis_interval_s * 1000,
+        duration_ms: config.time_limit_s * 1000,
+        lease_ms: config.lease_ms,
+        nodes,
+        primaries_available: scope.target.as_primaries().is_some(),
+        pins: Pins {
+            victims: config.victims,
+            topology: config.topology,
+            clock: config.clock,
+        },
+        seed: scope.seed,
+    })
+}
+
+/// The safety phase: the fault schedule runs against live clients until
+/// the time limit. Returns whether Ctrl-C cut it short.
+async fn main_phase(
+    schedule: &FaultSchedule,
+    nemesis: &mut Nemesis,
+    progress: &Progress,
+    main: Duration,
+    cancel: &CancellationToken,
+) -> bool {
+    let started = Instant::now();
+    for fault in &schedule.faults {
+        for (at, start) in [(fault.start_ms, true), (fault.stop_ms, false)] {
+            if cancelled_before(started + Duration::from_millis(at), cancel).await {
+                return true;
+            }
+            if start {
+                nemesis.start_window(fault).await;
+            } else {
+                nemesis.stop().await;
+            }
+            progress.set_faults(nemesis.active_description());
+        }
+    }
+    cancelled_before(started + main, cancel).await
+}
+
+/// Heals every fault, records which clock mechanisms applied, then waits
+/// out a quiet recovery window in which the service must grant again,
+/// unless Ctrl-C already cut the run short. Returns the grants in the
+/// window and whether the run was interrupted.
+async fn heal_and_recover(
+    nemesis: &mut Nemesis,
+    recorder: &Recorder,
+    progress: &Progress,
+    clock_faults: &mut Option<Option<ClockFaults>>,
+    recovery: Duration,
+    cancel: &CancellationToken,
+    interrupted: bool,
+) -> (u64, bool) {
+    nemesis.heal_all().await;
+    if let Some(Some(clock_faults)) = clock_faults {
+        if let Err(e) = clock_faults.set_applied(nemesis.clock_applied()) {
+            tracing::error!("failed to record which clock mechanisms applied: {e}");
+        }
+    }
+    progress.set_faults(String::from("healed; recovery"));
+    let grants_before = recorder.counts().grants_ok.load(Ordering::Relaxed);
+    let interrupted = interrupted || cancelled_before(Instant::now() + recovery, cancel).await;
+    let grants = recorder.counts().grants_ok.load(Ordering::Relaxed) - grants_before;
+    (grants, interrupted)
+}
+
+/// Waits until `deadline`; true if `cancel` came first.
+async fn cancelled_before(deadline: Instant, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep_until(deadline) => false,
+        _ = cancel.cancelled() => true,
+    }
 }
 
 /// One read per resource after every write completed: what the lost-update
@@ -566,9 +689,29 @@ async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Ve
     missing
 }
 
+/// Why liveness makes a valid history's verdict unknown, one line each.
+fn liveness_problems(liveness: &Liveness) -> Vec<String> {
+    let mut problems = Vec::new();
+    if liveness.interrupted {
+        problems.push("the run was interrupted before its recovery window ended".to_string());
+    } else if liveness.grants_after_heal == 0 {
+        problems.push(
+            "no lock or election grant succeeded in the recovery window after the final heal"
+                .to_string(),
+        );
+    }
+    if !liveness.final_reads_missing.is_empty() {
+        problems.push(format!(
+            "the final read failed for {}: lost updates cannot be judged",
+            liveness.final_reads_missing.join(", ")
+        ));
+    }
+    problems
+}
+
 fn check_and_report(
     run_dir: &RunDir,
-    liveness: Liveness,
+    mut liveness: Liveness,
     seed: u64,
 ) -> Result<RunOutcome, CommandError> {
     let history_path = run_dir.file(store::HISTORY_FILE);
@@ -578,47 +721,16 @@ fn check_and_report(
     report
         .warnings
         .extend(warnings.iter().map(|w| w.to_string()));
-    let mut liveness_reasons = Vec::new();
-    if liveness.interrupted {
-        liveness_reasons
-            .push("the run was interrupted before its recovery window ended".to_string());
-    } else if liveness.grants_after_heal == 0 {
-        liveness_reasons.push(
-            "no lock or election grant succeeded in the recovery window after the final heal"
-                .to_string(),
-        );
-    }
-    if !liveness.final_reads_missing.is_empty() {
-        liveness_reasons.push(format!(
-            "the final read failed for {}: lost updates cannot be judged",
-            liveness.final_reads_missing.join(", ")
-        ));
-    }
-    if !liveness_reasons.is_empty() && report.valid == Validity::Valid {
+    liveness.problems = liveness_problems(&liveness);
+    if !liveness.problems.is_empty() && report.valid == Validity::Valid {
         report.valid = Validity::Unknown;
-        report.reason = Some(liveness_reasons.join("; "));
+        report.reason = Some(liveness.problems.join("; "));
     }
-    let mut doc = serde_json::to_value(&report).map_err(|e| CommandError::Internal(e.into()))?;
-    doc["liveness"] = json!({
-        "grants_after_heal": liveness.grants_after_heal,
-        "interrupted": liveness.interrupted,
-        "final_reads_missing": liveness.final_reads_missing,
-        "problems": liveness_reasons,
-    });
-    run_dir.write_json(store::RESULTS_FILE, &doc)?;
     let mut summary = report.human_summary();
-    for reason in &liveness_reasons {
-        summary.push_str(&format!("liveness: {reason}\n"));
+    for problem in &liveness.problems {
+        summary.push_str(&format!("liveness: {problem}\n"));
     }
-    println!("{summary}");
-    println!("results: {}", run_dir.file(store::RESULTS_FILE).display());
-    // The report is a view of the stored files: failing to draw it loses nothing.
-    // Drawing a large history takes seconds: keep it off the async workers.
-    match tokio::task::block_in_place(|| crate::report::write_report(&run_dir.path)) {
-        Ok(path) => println!("report: {}", path.display()),
-        Err(e) => eprintln!("warning: failed to write the HTML report: {e:#}"),
-    }
-    Ok(RunOutcome {
+    let outcome = RunOutcome {
         valid: report.valid,
         anomaly_types: report.anomalies.iter().map(|a| a.kind).collect(),
         reason: report.reason.clone(),
@@ -626,5 +738,61 @@ fn check_and_report(
         seed,
         summary,
         interrupted: liveness.interrupted,
-    })
+    };
+    let results = ResultsRecord {
+        report,
+        liveness: Some(liveness),
+    };
+    run_dir.write_json(store::RESULTS_FILE, &results)?;
+    println!("{}", outcome.summary);
+    println!("results: {}", run_dir.file(store::RESULTS_FILE).display());
+    // The report is a view of the stored files: failing to draw it loses nothing.
+    // Drawing a large history takes seconds: keep it off the async workers.
+    match tokio::task::block_in_place(|| crate::report::write_report(&run_dir.path)) {
+        Ok(path) => println!("report: {}", path.display()),
+        Err(e) => eprintln!("warning: failed to write the HTML report: {e:#}"),
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use splitbrain_docker::fault::clock::Mechanism;
+
+    use super::*;
+
+    /// run.json names a mechanism as the Docker layer that applies it does.
+    #[test]
+    fn clock_mechanisms_are_named_as_the_docker_layer_names_them() {
+        for (ours, docker) in [
+            (ClockMechanism::Preload, Mechanism::Preload),
+            (ClockMechanism::VdsoPatch, Mechanism::VdsoPatch),
+        ] {
+            assert_eq!(ours.as_str(), docker.as_str());
+        }
+    }
+
+    #[test]
+    fn liveness_problems_name_the_interruption_the_missing_grant_and_the_missing_reads() {
+        let quiet = Liveness {
+            grants_after_heal: 0,
+            ..Liveness::default()
+        };
+        assert_eq!(liveness_problems(&quiet).len(), 1);
+        let cut = Liveness {
+            interrupted: true,
+            final_reads_missing: vec!["k0".to_string()],
+            ..Liveness::default()
+        };
+        let problems = liveness_problems(&cut);
+        assert!(
+            problems[0].contains("interrupted") && problems[1].contains("k0"),
+            "{problems:?}"
+        );
+        let fine = Liveness {
+            grants_after_heal: 3,
+            ..Liveness::default()
+        };
+        assert!(liveness_problems(&fine).is_empty());
+    }
 }

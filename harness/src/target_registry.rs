@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use splitbrain_records::RunConfig;
 use splitbrain_targets::adapter::AdapterTarget;
 use splitbrain_targets::etcd::{EtcdTarget, WriteMode};
 use splitbrain_targets::redis::{RedisPersistence, RedisTarget, RedlockTarget, SentinelTarget};
@@ -41,12 +42,19 @@ pub fn resolve(
 
 /// The cluster size a target is designed for, when `--nodes` is not given:
 /// one Redis, Redlock's five independent nodes, a primary and two replicas.
-pub fn default_nodes(name: &str) -> u64 {
+fn default_nodes(name: &str) -> u64 {
     match name {
         "redis" => 1,
         "redlock" => 5,
         _ => 3,
     }
+}
+
+/// `--nodes`, or the target's own default.
+pub fn node_count(config: &RunConfig) -> u64 {
+    config
+        .nodes
+        .unwrap_or_else(|| default_nodes(&config.target))
 }
 
 /// A service described by a manifest (see docs/adapter-protocol.md).

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{anomaly_types, assert_explained, nemesis_fs, Campaign};
+use common::{anomaly_types, assert_explained, assert_records_round_trip, nemesis_fs, Campaign};
 use serde_json::Value;
 
 #[test]
@@ -90,6 +90,7 @@ fn etcd_lock_on_five_nodes_under_partition_pause_and_kill_is_checked_and_explain
         .unwrap_or("")
         .contains("etcd Version"));
     assert_eq!(run_json["seed"], 11);
+    assert_records_round_trip(&r);
     let fs = nemesis_fs(&r.history);
     assert!(
         fs.iter().any(|f| f.starts_with("start-")),
@@ -207,6 +208,7 @@ fn assert_clock_reached_etcd_through_the_vdso(r: &common::Run) {
     let applied = run_json["clock_faults"]["applied"]
         .as_object()
         .unwrap_or_else(|| panic!("run.json has no clock_faults.applied: {run_json}"));
+    assert_records_round_trip(r);
     assert!(
         !applied.is_empty() && applied.values().all(|m| m.get("vdso-patch").is_some()),
         "{applied:?}"

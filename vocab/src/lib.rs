@@ -10,6 +10,7 @@
 //! - [`select`] and [`topology`]: the one place where victims and
 //!   topologies become node names, as pure seeded functions.
 //! - [`write`]: how a client writes the protected resource.
+//! - [`persistence`]: how a Redis server keeps its data across a kill.
 //!
 //! ```text
 //!              vocab
@@ -44,6 +45,7 @@
 
 pub mod fault;
 pub mod op;
+pub mod persistence;
 pub mod select;
 pub mod topology;
 pub mod write;
@@ -52,6 +54,7 @@ pub use fault::{
     ClockMode, FaultKind, FaultPlan, FaultSet, Pins, ScheduledFault, Topology, Victims,
 };
 pub use op::{Completion, HistoryClock, Invocation, OpType, F};
+pub use persistence::RedisPersistence;
 pub use select::SelectorError;
 pub use topology::{Cut, Grudge, TopologyError};
 pub use write::WriteMode;

@@ -7,11 +7,12 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 use splitbrain_checkers::verdict::{Anomaly, Validity};
+use splitbrain_records::RunRecord;
 
 use super::charts::{self, f_colour, fault_colour, OUTCOME_COLOURS};
 use super::html::{escape, json_for_script};
+use super::inputs::Inputs;
 use super::timeline::{Outcome, TimedOp, Timeline};
-use super::Inputs;
 
 const CSS: &str = include_str!("assets/report.css");
 const SCRIPT: &str = include_str!("assets/timeline.js");
@@ -59,9 +60,7 @@ pub fn render(inp: &Inputs) -> String {
 fn run_name(inp: &Inputs) -> String {
     inp.run
         .as_ref()
-        .and_then(|r| r.get("run_id"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(|r| r.run_id.clone())
         .unwrap_or_else(|| {
             inp.run_dir
                 .file_name()
@@ -118,29 +117,20 @@ fn banner(out: &mut String, inp: &Inputs) {
         }
         None => out.push_str("<div class=\"headline\">no verdict: results.json is missing and the history could not be checked</div>"),
     }
-    let run = inp.run.as_ref();
-    let get = |path: &[&str]| -> Option<String> {
-        let mut v = run?;
-        for p in path {
-            v = v.get(*p)?;
-        }
-        Some(match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-    };
     let mut facts = vec![format!("run <code>{}</code>", escape(&run_name(inp)))];
-    if let Some(name) = get(&["target", "name"]) {
-        let version = get(&["target", "version"])
-            .map(|v| format!(" {}", short_version(&v)))
-            .unwrap_or_default();
-        facts.push(format!("target {}", escape(&format!("{name}{version}"))));
-    }
-    if let Some(w) = get(&["config", "workload"]) {
-        facts.push(format!("workload {}", escape(&w)));
-    }
-    if let Some(seed) = get(&["seed"]) {
-        facts.push(format!("seed <code>{}</code>", escape(&seed)));
+    if let Some(run) = &inp.run {
+        if let Some(target) = &run.target {
+            facts.push(format!(
+                "target {}",
+                escape(&format!(
+                    "{} {}",
+                    target.name,
+                    short_version(&target.version)
+                ))
+            ));
+        }
+        facts.push(format!("workload {}", escape(run.config.workload.as_str())));
+        facts.push(format!("seed <code>{}</code>", run.seed));
     }
     let t = &inp.timeline;
     facts.push(format!(
@@ -196,18 +186,8 @@ fn notes(out: &mut String, inp: &Inputs) {
     if let Some(r) = &inp.report {
         items.extend(r.warnings.iter().map(|w| format!("history warning: {w}")));
     }
-    if let Some(problems) = inp
-        .results
-        .as_ref()
-        .and_then(|r| r.pointer("/liveness/problems"))
-        .and_then(Value::as_array)
-    {
-        items.extend(
-            problems
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|p| format!("liveness: {p}")),
-        );
+    if let Some(liveness) = &inp.liveness {
+        items.extend(liveness.problems.iter().map(|p| format!("liveness: {p}")));
     }
     if items.is_empty() {
         return;
@@ -430,26 +410,23 @@ fn checkers(out: &mut String, inp: &Inputs) {
         );
     }
     out.push_str("</tbody></table>");
-    if let Some(l) = inp.results.as_ref().and_then(|r| r.get("liveness")) {
+    if let Some(l) = &inp.liveness {
         let _ = write!(
             out,
             "<h3>Liveness</h3><p>grants after the final heal: <b>{}</b>{}{}</p>",
-            escape(
-                &l.get("grants_after_heal")
-                    .map(Value::to_string)
-                    .unwrap_or_else(|| "?".into())
-            ),
-            if l.get("interrupted").and_then(Value::as_bool) == Some(true) {
+            l.grants_after_heal,
+            if l.interrupted {
                 " · the run was interrupted"
             } else {
                 ""
             },
-            match l.get("final_reads_missing").and_then(Value::as_array) {
-                Some(m) if !m.is_empty() => format!(
+            if l.final_reads_missing.is_empty() {
+                String::new()
+            } else {
+                format!(
                     " · final read missing for {}",
-                    escape(&Value::Array(m.clone()).to_string())
-                ),
-                _ => String::new(),
+                    escape(&json!(l.final_reads_missing).to_string())
+                )
             }
         );
     }
@@ -496,54 +473,63 @@ fn checkers(out: &mut String, inp: &Inputs) {
 
 fn config(out: &mut String, inp: &Inputs) {
     out.push_str(r#"<section id="config"><h2>Configuration</h2>"#);
-    let Some(run) = &inp.run else {
+    if inp.run.is_none() && inp.run_json.is_none() {
         out.push_str("<p>run.json is missing.</p></section>");
         return;
-    };
-    let text = |v: Option<&Value>| -> String {
-        match v {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => "—".to_string(),
-            Some(other) => other.to_string(),
-        }
-    };
-    let rows: [(&str, Option<&Value>); 9] = [
-        ("seed", run.get("seed")),
-        ("target", run.pointer("/target/name")),
-        ("target version", run.pointer("/target/version")),
-        ("fencing tokens", run.pointer("/target/token_note")),
-        ("clock faults", run.get("clock_faults")),
-        ("harness version", run.pointer("/harness/version")),
-        ("harness revision", run.pointer("/harness/git_revision")),
-        ("image", run.get("image")),
+    }
+    if let Some(run) = &inp.run {
+        config_list(out, run);
+    }
+    if let Some(stored) = &inp.run_json {
+        let _ = write!(
+            out,
+            "<details><summary>run.json</summary><pre>{}</pre></details>",
+            escape(stored)
+        );
+    }
+    out.push_str("</section>");
+}
+
+/// A record section as one line of JSON.
+fn compact(section: &impl serde::Serialize) -> String {
+    serde_json::to_string(section).unwrap_or_default()
+}
+
+/// The run record's facts as a definition list; a fact the run did not get
+/// as far as recording is a dash.
+fn config_list(out: &mut String, run: &RunRecord) {
+    let target = run.target.as_ref();
+    let rows: [(&str, Option<String>); 9] = [
+        ("seed", Some(run.seed.to_string())),
+        ("target", target.map(|t| t.name.clone())),
+        ("target version", target.map(|t| t.version.clone())),
+        ("fencing tokens", target.and_then(|t| t.token_note.clone())),
         (
-            "schedule",
-            run.get("schedule")
-                .or_else(|| run.pointer("/config/schedule")),
+            "clock faults",
+            run.clock_faults.clone().flatten().map(|c| compact(&c)),
         ),
+        ("harness version", Some(run.harness.version.clone())),
+        ("harness revision", Some(run.harness.git_revision.clone())),
+        ("image", run.image.clone()),
+        ("schedule", run.schedule.as_ref().map(compact)),
     ];
     out.push_str("<dl class=\"config\">");
     for (name, v) in rows {
         let _ = write!(
             out,
             "<dt>{name}</dt><dd><code>{}</code></dd>",
-            escape(&text(v))
+            escape(v.as_deref().unwrap_or("—"))
         );
     }
-    if let Some(nodes) = run.pointer("/target/nodes").and_then(Value::as_array) {
-        let list: Vec<String> = nodes
+    if let Some(target) = target {
+        let list: Vec<String> = target
+            .nodes
             .iter()
-            .map(|n| format!("{} ({})", text(n.get("name")), text(n.get("ip"))))
+            .map(|n| format!("{} ({})", n.name, n.ip))
             .collect();
         let _ = write!(out, "<dt>nodes</dt><dd>{}</dd>", escape(&list.join(", ")));
     }
     out.push_str("</dl>");
-    let pretty = serde_json::to_string_pretty(run).unwrap_or_default();
-    let _ = write!(
-        out,
-        "<details><summary>run.json</summary><pre>{}</pre></details></section>",
-        escape(&pretty)
-    );
 }
 
 fn logs(out: &mut String, inp: &Inputs) {

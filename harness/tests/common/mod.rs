@@ -239,3 +239,22 @@ pub fn nemesis_fs(history: &str) -> Vec<String> {
         .filter_map(|v| v["f"].as_str().map(str::to_string))
         .collect()
 }
+
+/// run.json and results.json as the run wrote them read back into the
+/// records crate's types and write back as the same JSON: the types are
+/// the format.
+pub fn assert_records_round_trip(r: &Run) {
+    fn same<T: serde::de::DeserializeOwned + serde::Serialize>(path: PathBuf) {
+        let stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let typed: T = serde_json::from_value(stored.clone())
+            .unwrap_or_else(|e| panic!("{} does not read as its record: {e}", path.display()));
+        assert_eq!(
+            serde_json::to_value(&typed).unwrap(),
+            stored,
+            "{}",
+            path.display()
+        );
+    }
+    same::<splitbrain_records::RunRecord>(r.dir.join("run.json"));
+    same::<splitbrain_records::ResultsRecord>(r.dir.join("results.json"));
+}

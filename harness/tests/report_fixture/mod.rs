@@ -258,7 +258,9 @@ pub fn write_run(dir: &Path, o: &Options) {
         "config": {"target": "etcd", "workload": "lock", "concurrency": o.slots, "nodes": 3, "seed": o.seed, "results_dir": "results", "time_limit_s": 20},
         "seed": o.seed,
         "run_id": "etcd-20261126t101500z",
-        "schedule": {"faults": ["partition:one", "kill:one"], "interval_ms": 4000},
+        "schedule": {"faults": [
+            {"start_ms": 4000, "stop_ms": 8000, "plan": {"fault": "partition", "topology": "one", "seed": 1}},
+            {"start_ms": 12000, "stop_ms": 16000, "plan": {"fault": "kill", "victims": "one", "seed": 2}}]},
         "harness": {"version": "0.1.0", "git_revision": "feb28a1"},
         "image": image,
         "target": {"name": "etcd", "version": "3.5.17", "nodes": [

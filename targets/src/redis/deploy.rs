@@ -13,42 +13,9 @@ pub const SENTINEL_PORT: u16 = 26379;
 /// Where a node keeps its data (and Sentinel its state) inside its container.
 pub const DATA_DIR: &str = "/var/lib/splitbrain/redis";
 
-/// How redis-server persists its data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum RedisPersistence {
-    /// Nothing on disk (`--save "" --appendonly no`): a killed server
-    /// restarts empty, locks and counters gone.
-    #[default]
-    None,
-    /// Append-only file fsync'd once a second: a kill loses up to a second.
-    AofEverysec,
-    /// Append-only file fsync'd before each reply.
-    AofAlways,
-}
-
-impl RedisPersistence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RedisPersistence::None => "none",
-            RedisPersistence::AofEverysec => "aof-everysec",
-            RedisPersistence::AofAlways => "aof-always",
-        }
-    }
-}
-
-impl std::str::FromStr for RedisPersistence {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "none" => Ok(RedisPersistence::None),
-            "aof-everysec" => Ok(RedisPersistence::AofEverysec),
-            "aof-always" => Ok(RedisPersistence::AofAlways),
-            other => Err(format!(
-                "unknown Redis persistence {other:?}; expected none, aof-everysec or aof-always"
-            )),
-        }
-    }
-}
+// The persistence mode is a vocabulary word: the command line and the run
+// records speak it too.
+pub use splitbrain_vocab::RedisPersistence;
 
 /// Debian packages every Redis node needs (Sentinel included, so the three
 /// Redis targets share one node image).
