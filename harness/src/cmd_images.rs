@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use splitbrain_docker::images::{self, BaseImageSpec};
 use splitbrain_docker::{Engine, EngineOptions};
+use splitbrain_targets::registry;
 
 use crate::exit::CommandError;
 
@@ -18,8 +19,9 @@ pub struct ImagesArgs {
 
 #[derive(clap::Subcommand, Debug)]
 enum ImagesAction {
-    /// Build the base image with mmdebstrap and import it (reused when its
-    /// tag, a hash of the package list, is already present).
+    /// Build the node image for every built-in target with mmdebstrap and
+    /// import it (reused when its tag, a hash of the package list, is
+    /// already present).
     Build {
         /// Build and import again even if the tag is present.
         #[arg(long)]
@@ -47,9 +49,11 @@ pub async fn execute(args: ImagesArgs) -> Result<ExitCode, CommandError> {
             force,
             build_timeout_ms,
         } => {
+            // One image for every built-in target: each run reuses it, its
+            // packages being a superset of any one target's.
             let spec = BaseImageSpec {
                 build_timeout_ms,
-                ..BaseImageSpec::default()
+                ..BaseImageSpec::with_packages(&registry::all_packages())
             };
             let started = std::time::Instant::now();
             let progress = |line: &str| eprintln!("  {line}");

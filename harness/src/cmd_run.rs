@@ -11,7 +11,7 @@ use anyhow::anyhow;
 use clap::Parser;
 use splitbrain_checkers::verdict::Validity;
 use splitbrain_records::{Exit, NemesisList, RunConfig};
-use splitbrain_vocab::{ClockMode, RedisPersistence, Topology, Victims};
+use splitbrain_vocab::{ClockMode, RedisPersistence, TargetOptions, Topology, Victims};
 use splitbrain_workloads::WorkloadKind;
 
 use crate::exit::CommandError;
@@ -53,9 +53,14 @@ pub struct RunArgs {
     /// design: 3 for etcd and redis-sentinel, 1 for redis, 5 for redlock).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=9))]
     pub nodes: Option<u64>,
-    /// Redis persistence: none, aof-everysec or aof-always.
+    /// Redis persistence: none, aof-everysec or aof-always (the old form of
+    /// `--target-opt persistence=...`).
     #[arg(long = "redis-persistence", default_value = "none")]
     pub redis_persistence: RedisPersistence,
+    /// A target's own option, KEY=VALUE (repeatable): `persistence=aof-always`
+    /// for the Redis targets. An option the target does not take is an error.
+    #[arg(long = "target-opt", value_name = "KEY=VALUE")]
+    pub target_opt: Vec<TargetOptions>,
     /// Concurrent client processes (1 to 200).
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
     pub concurrency: u64,
@@ -126,10 +131,26 @@ pub struct RunLine {
 }
 
 impl RunArgs {
+    /// `--target-opt`s merged, the later winning; `--redis-persistence`
+    /// other than its default counts as `persistence` unless that is given.
+    fn target_options(&self) -> TargetOptions {
+        let mut opts = TargetOptions::default();
+        for given in &self.target_opt {
+            for key in given.keys() {
+                opts.insert(key, given.get(key).unwrap_or_default());
+            }
+        }
+        if self.redis_persistence != RedisPersistence::None {
+            opts.set_default("persistence", self.redis_persistence.as_str());
+        }
+        opts
+    }
+
     /// The configuration a run takes, once the checks clap cannot make
     /// flag by flag pass.
     pub fn into_config(self) -> Result<RunConfig, String> {
         self.validate()?;
+        let target_opts = self.target_options();
         Ok(RunConfig {
             target: self.target,
             target_file: self.target_file,
@@ -142,6 +163,7 @@ impl RunArgs {
             nemesis_interval_s: self.nemesis_interval_s,
             nodes: self.nodes,
             redis_persistence: self.redis_persistence,
+            target_opts,
             concurrency: self.concurrency,
             time_limit_s: self.time_limit_s,
             rate_per_s: self.rate_per_s,
@@ -227,6 +249,29 @@ mod tests {
     fn the_flags_defaults_are_the_records_defaults() {
         let parsed = RunLine::try_parse_from(Vec::<String>::new()).unwrap();
         assert_eq!(parsed.args.into_config(), Ok(RunConfig::default()));
+    }
+
+    #[test]
+    fn target_options_merge_and_the_old_persistence_flag_is_one_of_them() {
+        let config = |line: &[&str]| {
+            let parsed = RunLine::try_parse_from(line).unwrap();
+            parsed.args.into_config().unwrap().target_opts
+        };
+        let opts = config(&["--target-opt", "persistence=aof-always"]);
+        assert_eq!(opts.get("persistence"), Some("aof-always"));
+        let opts = config(&["--redis-persistence", "aof-everysec"]);
+        assert_eq!(opts.get("persistence"), Some("aof-everysec"));
+        let both = [
+            "--redis-persistence",
+            "aof-everysec",
+            "--target-opt",
+            "persistence=aof-always,x=1",
+        ];
+        let opts = config(&both);
+        assert_eq!(opts.get("persistence"), Some("aof-always"), "the new form wins");
+        assert_eq!(opts.get("x"), Some("1"));
+        assert!(config(&[]).is_empty());
+        assert!(RunLine::try_parse_from(["--target-opt", "persistence"]).is_err());
     }
 
     #[test]

@@ -149,11 +149,7 @@ fn resolve_target(config: &RunConfig) -> Result<Arc<dyn Target>, CommandError> {
             config.service_binary.as_deref(),
             config.workload,
         ),
-        None => crate::target_registry::resolve(
-            &config.target,
-            config.workload,
-            config.redis_persistence,
-        ),
+        None => crate::target_registry::resolve(config),
     }
     .map_err(|e| CommandError::BadInput(anyhow!(e)))?;
     let wants_primaries =
@@ -276,9 +272,12 @@ fn clock_faults(
             clock_mechanism(target),
         ))
     } else if config.nemesis.includes(FaultKind::Clock) {
-        Some(ClockFaults::refused(target.fault(FaultKind::Clock).refusal().unwrap_or_else(
-            || "the target does not support clock faults".to_string(),
-        )))
+        Some(ClockFaults::refused(
+            target
+                .fault(FaultKind::Clock)
+                .refusal()
+                .unwrap_or_else(|| "the target does not support clock faults".to_string()),
+        ))
     } else {
         None
     }
@@ -296,7 +295,7 @@ async fn deploy(
         engine,
         ClusterSpec {
             run_id: run_id.to_string(),
-            nodes: crate::target_registry::node_count(config) as usize,
+            nodes: crate::target_registry::node_count(config, target) as usize,
             image: image.to_string(),
             data_dir: disk_data_dir(config, target),
             ..ClusterSpec::default()

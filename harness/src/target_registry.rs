@@ -5,12 +5,10 @@ use std::sync::Arc;
 
 use splitbrain_records::RunConfig;
 use splitbrain_targets::adapter::AdapterTarget;
-use splitbrain_targets::etcd::{EtcdTarget, WriteMode};
-use splitbrain_targets::redis::{RedisPersistence, RedisTarget, RedlockTarget, SentinelTarget};
+use splitbrain_targets::registry;
 use splitbrain_targets::target::Target;
+use splitbrain_vocab::WriteMode;
 use splitbrain_workloads::WorkloadKind;
-
-pub const KNOWN: &[&str] = &["etcd", "redis", "redlock", "redis-sentinel"];
 
 /// The `fenced` workload guards its writes with the token; `append`
 /// deliberately does not.
@@ -21,40 +19,16 @@ fn write_mode(workload: WorkloadKind) -> WriteMode {
     }
 }
 
-/// The built-in target named `name`, set up for `workload`.
-pub fn resolve(
-    name: &str,
-    workload: WorkloadKind,
-    persistence: RedisPersistence,
-) -> Result<Arc<dyn Target>, String> {
-    let mode = write_mode(workload);
-    match name {
-        "etcd" => Ok(Arc::new(EtcdTarget::new(mode))),
-        "redis" => Ok(Arc::new(RedisTarget::new(mode, persistence))),
-        "redlock" => Ok(Arc::new(RedlockTarget::new(mode, persistence))),
-        "redis-sentinel" => Ok(Arc::new(SentinelTarget::new(mode, persistence))),
-        other => Err(format!(
-            "unknown target {other:?}; known targets: {} (or describe your own with --target-file)",
-            KNOWN.join(", ")
-        )),
-    }
-}
-
-/// The cluster size a target is designed for, when `--nodes` is not given:
-/// one Redis, Redlock's five independent nodes, a primary and two replicas.
-fn default_nodes(name: &str) -> u64 {
-    match name {
-        "redis" => 1,
-        "redlock" => 5,
-        _ => 3,
-    }
+/// The built-in target the configuration names, with its options, set up
+/// for its workload.
+pub fn resolve(config: &RunConfig) -> Result<Arc<dyn Target>, String> {
+    let mode = write_mode(config.workload);
+    registry::builtin(&config.target, mode, &config.target_opts).map_err(|e| e.to_string())
 }
 
 /// `--nodes`, or the target's own default.
-pub fn node_count(config: &RunConfig) -> u64 {
-    config
-        .nodes
-        .unwrap_or_else(|| default_nodes(&config.target))
+pub fn node_count(config: &RunConfig, target: &dyn Target) -> u64 {
+    config.nodes.unwrap_or(target.default_nodes() as u64)
 }
 
 /// A service described by a manifest (see docs/adapter-protocol.md).

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use splitbrain_vocab::{ClockMode, FaultKind, FaultSet, RedisPersistence, Topology, Victims};
+use splitbrain_vocab::{
+    ClockMode, FaultKind, FaultSet, RedisPersistence, TargetOptions, Topology, Victims,
+};
 use splitbrain_workloads::WorkloadKind;
 
 /// A run's configuration. Field names are the flags' long names with their
@@ -37,8 +39,13 @@ pub struct RunConfig {
     pub nemesis_interval_s: u64,
     /// `--nodes`: the cluster size; `None` is the target's own default.
     pub nodes: Option<u64>,
-    /// `--redis-persistence`: how Redis targets keep their data across a kill.
+    /// `--redis-persistence`: how Redis targets keep their data across a
+    /// kill (the old form of `--target-opt persistence=...`).
     pub redis_persistence: RedisPersistence,
+    /// `--target-opt KEY=VALUE`: the target's own options (added after
+    /// version 0.1.0 of this record; absent when none were given).
+    #[serde(default, skip_serializing_if = "TargetOptions::is_empty")]
+    pub target_opts: TargetOptions,
     /// `--concurrency`: concurrent client processes.
     pub concurrency: u64,
     /// `--time-limit`: seconds of the main phase (operations and faults).
@@ -90,6 +97,7 @@ impl Default for RunConfig {
             nemesis_interval_s: 5,
             nodes: None,
             redis_persistence: RedisPersistence::None,
+            target_opts: TargetOptions::default(),
             concurrency: 10,
             time_limit_s: 60,
             rate_per_s: 200.0,

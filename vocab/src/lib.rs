@@ -10,6 +10,7 @@
 //! - [`select`] and [`topology`]: the one place where victims and
 //!   topologies become node names, as pure seeded functions.
 //! - [`write`]: how a client writes the protected resource.
+//! - [`options`]: the options a target takes (`--target-opt KEY=VALUE`).
 //! - [`persistence`]: how a Redis server keeps its data across a kill.
 //!
 //! ```text
@@ -45,6 +46,7 @@
 
 pub mod fault;
 pub mod op;
+pub mod options;
 pub mod persistence;
 pub mod select;
 pub mod topology;
@@ -54,6 +56,7 @@ pub use fault::{
     ClockMode, FaultKind, FaultPlan, FaultSet, Pins, ScheduledFault, Topology, Victims,
 };
 pub use op::{Completion, HistoryClock, Invocation, OpType, F};
+pub use options::TargetOptions;
 pub use persistence::RedisPersistence;
 pub use select::SelectorError;
 pub use topology::{Cut, Grudge, TopologyError};
