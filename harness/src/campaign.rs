@@ -112,12 +112,7 @@ impl Expectation {
             if outcome.anomaly_types.is_empty() {
                 "no anomaly".to_string()
             } else {
-                outcome
-                    .anomaly_types
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                outcome.anomaly_names()
             }
         };
         let verdict = match outcome.valid {

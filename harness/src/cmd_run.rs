@@ -210,15 +210,7 @@ pub async fn execute(args: RunArgs) -> Result<ExitCode, CommandError> {
     if let Some(path) = junit {
         let failure = match outcome.valid {
             Validity::Valid => None,
-            Validity::Invalid => Some(format!(
-                "anomalies: {}",
-                outcome
-                    .anomaly_types
-                    .iter()
-                    .map(|t| t.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Validity::Invalid => Some(format!("anomalies: {}", outcome.anomaly_names())),
             Validity::Unknown => Some(format!(
                 "unknown: {}",
                 outcome.reason.as_deref().unwrap_or("no reason given")
@@ -268,7 +260,11 @@ mod tests {
             "persistence=aof-always,x=1",
         ];
         let opts = config(&both);
-        assert_eq!(opts.get("persistence"), Some("aof-always"), "the new form wins");
+        assert_eq!(
+            opts.get("persistence"),
+            Some("aof-always"),
+            "the new form wins"
+        );
         assert_eq!(opts.get("x"), Some("1"));
         assert!(config(&[]).is_empty());
         assert!(RunLine::try_parse_from(["--target-opt", "persistence"]).is_err());

@@ -79,7 +79,8 @@ impl Nemesis {
         let fault = package(kind);
         let f = format!("start-{kind}");
         let mut rec = FaultRecord::default();
-        let applied = match fault.refusal(&self.ctx) {
+        let refusal = self.ctx.target.fault(kind).refusal();
+        let applied = match refusal.or_else(|| fault.refusal(&self.ctx)) {
             Some(refusal) => Err(refusal),
             None => fault.apply(&mut self.ctx, plan, &mut rec).await,
         };
@@ -129,8 +130,9 @@ impl Nemesis {
             ..FaultRecord::default()
         };
         let mut errors = Vec::new();
-        for fault in REGISTRY {
-            errors.extend(fault.heal_everywhere(&mut self.ctx, &mut rec).await);
+        for entry in &REGISTRY {
+            let healed = entry.package.heal_everywhere(&mut self.ctx, &mut rec).await;
+            errors.extend(healed);
         }
         self.record_errors("heal", record::value(&rec), errors);
     }

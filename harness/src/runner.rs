@@ -63,6 +63,14 @@ pub struct RunOutcome {
     pub interrupted: bool,
 }
 
+impl RunOutcome {
+    /// The anomaly types found, comma-separated.
+    pub fn anomaly_names(&self) -> String {
+        let names: Vec<&str> = self.anomaly_types.iter().map(|t| t.as_str()).collect();
+        names.join(", ")
+    }
+}
+
 /// A token cancelled by the first Ctrl-C (or SIGTERM). A run given it ends
 /// its current phase early and still heals, tears down and checks what it
 /// recorded; a campaign holds one for all its runs, so that it also stops
@@ -655,14 +663,7 @@ async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Ve
         let mut done = false;
         for _ in 0..FINAL_READ_ATTEMPTS {
             process += 1;
-            let Ok(Ok(mut client)) = tokio::time::timeout(
-                clients.client_cfg.connect_timeout() + Duration::from_secs(1),
-                clients
-                    .target
-                    .client(&clients.nodes, process, &clients.client_cfg),
-            )
-            .await
-            else {
+            let Ok(mut client) = clients.connect(process).await else {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             };
@@ -674,7 +675,8 @@ async fn final_reads(clients: &Clients, keys: &[String], concurrency: u64) -> Ve
             };
             let c = worker::invoke(clients, client.as_mut(), process, &inv).await;
             let _ =
-                tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
+                tokio::time::timeout(clients.setup.client_cfg.request_timeout(), client.close())
+                    .await;
             if c.kind == OpType::Ok {
                 done = true;
                 break;

@@ -20,12 +20,8 @@ use crate::recorder::Recorder;
 
 /// Shared between the workers and the nemesis.
 pub struct Clients {
-    pub target: Arc<dyn Target>,
-    pub nodes: Vec<NodeAddr>,
-    pub client_cfg: ClientConfig,
-    pub workload: WorkloadConfig,
-    pub seed: u64,
-    pub concurrency: u64,
+    /// What the workers are to do.
+    pub setup: Setup,
     pub recorder: Arc<Recorder>,
     /// Slot -> the process currently running in it and whether it holds something.
     holders: Mutex<HashMap<u64, (u64, bool)>>,
@@ -36,7 +32,6 @@ pub struct Clients {
     next_invoke: Mutex<Instant>,
     invoke_spacing: Duration,
     invoked: AtomicU64,
-    max_ops: u64,
 }
 
 /// What the workers are to do: fixed for a run.
@@ -54,20 +49,26 @@ pub struct Setup {
 impl Clients {
     pub fn new(setup: Setup, recorder: Arc<Recorder>) -> Clients {
         Clients {
-            target: setup.target,
-            nodes: setup.nodes,
-            client_cfg: setup.client_cfg,
-            workload: setup.workload,
-            seed: setup.seed,
-            concurrency: setup.concurrency,
+            invoke_spacing: Duration::from_secs_f64(1.0 / setup.rate_per_s),
+            setup,
             recorder,
             holders: Mutex::new(HashMap::new()),
             stalls: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
             next_invoke: Mutex::new(Instant::now()),
-            invoke_spacing: Duration::from_secs_f64(1.0 / setup.rate_per_s),
             invoked: AtomicU64::new(0),
-            max_ops: setup.max_ops,
+        }
+    }
+
+    /// A client for `process`, bounded by the connect timeout and a second.
+    pub async fn connect(&self, process: u64) -> Result<Box<dyn Client>, String> {
+        let s = &self.setup;
+        let bound = s.client_cfg.connect_timeout() + Duration::from_secs(1);
+        let built = s.target.client(&s.nodes, process, &s.client_cfg);
+        match tokio::time::timeout(bound, built).await {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out building a client".to_string()),
         }
     }
 
@@ -82,7 +83,7 @@ impl Clients {
 
     /// Waits for this invoke's turn under `--rate`; false once `--max-ops` is spent.
     async fn pace(&self) -> bool {
-        if self.invoked.fetch_add(1, Ordering::Relaxed) >= self.max_ops {
+        if self.invoked.fetch_add(1, Ordering::Relaxed) >= self.setup.max_ops {
             return false;
         }
         let at = {
@@ -132,9 +133,9 @@ impl Clients {
     /// A bound on one invocation, above every bound the client sets itself,
     /// so that a client that ignores its own timeouts still ends as `info`.
     pub fn invoke_bound(&self) -> Duration {
-        self.client_cfg.acquire_timeout()
-            + self.client_cfg.request_timeout() * 2
-            + self.client_cfg.connect_timeout()
+        self.setup.client_cfg.acquire_timeout()
+            + self.setup.client_cfg.request_timeout() * 2
+            + self.setup.client_cfg.connect_timeout()
             + Duration::from_secs(1)
     }
 }
@@ -143,26 +144,16 @@ impl Clients {
 pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
     let mut process = slot;
     while !clients.stopping() {
-        let client = tokio::time::timeout(
-            clients.client_cfg.connect_timeout() + Duration::from_secs(1),
-            clients
-                .target
-                .client(&clients.nodes, process, &clients.client_cfg),
-        )
-        .await;
-        let mut client = match client {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
+        let mut client = match clients.connect(process).await {
+            Ok(c) => c,
+            Err(e) => {
                 tracing::warn!("p{process}: {e}; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
-            Err(_) => {
-                tracing::warn!("p{process}: timed out building a client; retrying");
-                continue;
-            }
         };
-        let mut generator = ProcessGenerator::new(clients.workload.clone(), clients.seed, process);
+        let mut generator =
+            ProcessGenerator::new(clients.setup.workload.clone(), clients.setup.seed, process);
         let mut last: Option<Completion> = None;
         // What the service granted this process and it has not given back:
         // tracked here from completions, not from the generator's plans.
@@ -181,7 +172,7 @@ pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
                 Step::Invoke(inv) => {
                     // Stall where a stale holder does harm: before its write
                     // when there is a resource, else before its renewal.
-                    let stall_point = if clients.workload.kind.has_resource() {
+                    let stall_point = if clients.setup.workload.kind.has_resource() {
                         inv.f == F::Write
                     } else {
                         inv.f == F::Renew
@@ -220,13 +211,14 @@ pub async fn run_slot(clients: Arc<Clients>, slot: u64) {
             // revoke it unrecorded, which would end its hold before the
             // lease bound the history promises.
             drop(client);
-            process += clients.concurrency;
+            process += clients.setup.concurrency;
         } else {
             if let Some((key, token)) = held {
                 release_on_stop(&clients, client.as_mut(), process, key, token).await;
             }
             let _ =
-                tokio::time::timeout(clients.client_cfg.request_timeout(), client.close()).await;
+                tokio::time::timeout(clients.setup.client_cfg.request_timeout(), client.close())
+                    .await;
         }
     }
 }
@@ -265,7 +257,7 @@ async fn release_on_stop(
     key: String,
     token: Option<u64>,
 ) {
-    let f = if clients.workload.kind == WorkloadKind::Election {
+    let f = if clients.setup.workload.kind == WorkloadKind::Election {
         F::Resign
     } else {
         F::Release

@@ -426,6 +426,19 @@ impl FaultPlan {
             FaultPlan::Disk { .. } => FaultKind::Disk,
         }
     }
+
+    /// Whom a fault that hits nodes one by one aims at, and the seed that
+    /// resolves them; `None` for faults that cut or stall instead.
+    pub fn node_victims(&self) -> Option<(Victims, u64)> {
+        match *self {
+            FaultPlan::Kill { victims, seed }
+            | FaultPlan::Pause { victims, seed }
+            | FaultPlan::Disk { victims, seed }
+            | FaultPlan::Clock { victims, seed, .. }
+            | FaultPlan::Packet { victims, seed, .. } => Some((victims, seed)),
+            FaultPlan::Partition { .. } | FaultPlan::ClientPause { .. } => None,
+        }
+    }
 }
 
 /// What drawing a fault's parameters depends on besides the seed.

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use splitbrain_vocab::{FaultKind, FaultPlan};
+use splitbrain_vocab::FaultPlan;
 
-use super::record::FaultRecord;
-use super::{FaultCtx, FaultPackage};
+use super::record::FaultRecord as Rec;
+use super::{Applied, Errors, FaultCtx, FaultPackage};
 
 /// How long to wait for someone to hold something: stalling an idle
 /// client proves nothing.
@@ -19,24 +19,7 @@ pub struct ClientPause;
 
 #[async_trait]
 impl FaultPackage for ClientPause {
-    fn kind(&self) -> FaultKind {
-        FaultKind::ClientPause
-    }
-
-    fn colour(&self) -> &'static str {
-        "#ec4899"
-    }
-
-    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        ctx.target.fault(self.kind()).refusal()
-    }
-
-    async fn apply(
-        &self,
-        ctx: &mut FaultCtx,
-        plan: &FaultPlan,
-        record: &mut FaultRecord,
-    ) -> Result<Vec<String>, String> {
+    async fn apply(&self, ctx: &mut FaultCtx, plan: &FaultPlan, record: &mut Rec) -> Applied {
         let FaultPlan::ClientPause { pause_ms, .. } = *plan else {
             unreachable!("the client-pause package was given {plan:?}")
         };
@@ -57,11 +40,12 @@ impl FaultPackage for ClientPause {
         Ok(Vec::new())
     }
 
-    async fn undo(&self, _: &mut FaultCtx, _: &[String], _: &mut FaultRecord) -> Vec<String> {
+    /// The stalled client resumes by itself.
+    async fn undo(&self, _: &mut FaultCtx, _: &[String], _: &mut Rec) -> Errors {
         Vec::new()
     }
 
-    async fn heal_everywhere(&self, _: &mut FaultCtx, _: &mut FaultRecord) -> Vec<String> {
+    async fn heal_everywhere(&self, _: &mut FaultCtx, _: &mut Rec) -> Errors {
         Vec::new()
     }
 }

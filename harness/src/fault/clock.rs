@@ -5,78 +5,49 @@
 
 use async_trait::async_trait;
 use splitbrain_docker::fault::clock as docker_clock;
-use splitbrain_vocab::{ClockMode, FaultKind, FaultPlan};
+use splitbrain_vocab::{ClockMode, FaultPlan};
 
 use super::record::{FaultRecord, SkewedRecord};
-use super::{FaultCtx, FaultPackage};
+use super::{FaultCtx, NodeFault, On, Step};
 
 pub struct Clock;
 
 #[async_trait]
-impl FaultPackage for Clock {
-    fn kind(&self) -> FaultKind {
-        FaultKind::Clock
-    }
-
-    fn colour(&self) -> &'static str {
-        "#06b6d4"
-    }
-
-    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        let refused = ctx.target.fault(self.kind()).refusal();
-        refused.or_else(|| {
-            let why = "refused: the clock tools were not installed on the nodes";
-            (!ctx.clock_installed).then(|| why.to_string())
-        })
-    }
-
-    async fn apply(
-        &self,
-        ctx: &mut FaultCtx,
-        plan: &FaultPlan,
-        record: &mut FaultRecord,
-    ) -> Result<Vec<String>, String> {
-        let FaultPlan::Clock {
-            victims,
-            clock,
-            seed,
-        } = *plan
-        else {
+impl NodeFault for Clock {
+    async fn apply_node(&self, on: On<'_>, plan: &FaultPlan) -> Step {
+        let FaultPlan::Clock { clock, .. } = *plan else {
             unreachable!("the clock package was given {plan:?}")
         };
-        let chosen = ctx.victims(victims, seed).await?;
-        record.nodes = Some(chosen.clone());
-        for node in &chosen {
-            let cluster = &ctx.cluster;
-            let outcome = match clock {
-                ClockMode::Bump { delta_ms } => docker_clock::bump(cluster, node, delta_ms).await,
-                ClockMode::Strobe {
-                    delta_ms,
-                    period_ms,
-                } => docker_clock::strobe(cluster, node, delta_ms, period_ms as i64).await,
-                ClockMode::Rate { rate } => docker_clock::rate(cluster, node, rate).await,
-            }
-            .map_err(|e| e.to_string())?;
-            let reached = note_skewed(ctx, node, &outcome.processes);
-            record.processes.insert(node.clone(), reached);
-        }
-        Ok(chosen)
+        let (cluster, node) = (&on.ctx.cluster, on.node);
+        let outcome = match clock {
+            ClockMode::Bump { delta_ms } => docker_clock::bump(cluster, node, delta_ms).await,
+            ClockMode::Strobe {
+                delta_ms,
+                period_ms,
+            } => docker_clock::strobe(cluster, node, delta_ms, period_ms as i64).await,
+            ClockMode::Rate { rate } => docker_clock::rate(cluster, node, rate).await,
+        };
+        let outcome = outcome.map_err(|e| e.to_string())?;
+        let reached = note_skewed(on.ctx, node, &outcome.processes);
+        on.record.processes.insert(node.to_string(), reached);
+        Ok(())
     }
 
-    async fn undo(
-        &self,
-        ctx: &mut FaultCtx,
-        nodes: &[String],
-        record: &mut FaultRecord,
-    ) -> Vec<String> {
-        heal(ctx, nodes, record).await
+    async fn heal_node(&self, on: On<'_>) -> Step {
+        let healed = docker_clock::heal(&on.ctx.cluster, on.node).await;
+        let healed = healed.map_err(|e| e.to_string())?;
+        on.record.note_clock_heal(on.node, &healed);
+        Ok(())
     }
 
-    async fn heal_everywhere(&self, ctx: &mut FaultCtx, record: &mut FaultRecord) -> Vec<String> {
-        if !ctx.clock_installed {
-            return Vec::new();
-        }
-        heal(ctx, &ctx.node_names(), record).await
+    /// Nodes without the clock tools were never skewed.
+    async fn needs_heal(&self, ctx: &FaultCtx, _: &str) -> Result<bool, String> {
+        Ok(ctx.clock_installed)
+    }
+
+    fn refuse(&self, ctx: &FaultCtx) -> Option<String> {
+        let why = "refused: the clock tools were not installed on the nodes";
+        (!ctx.clock_installed).then(|| why.to_string())
     }
 
     /// "+60000 ms on n2 (pid 31 by vdso-patch)": what a clock fault did,
@@ -131,33 +102,19 @@ impl FaultPackage for Clock {
     }
 }
 
-async fn heal(ctx: &mut FaultCtx, nodes: &[String], record: &mut FaultRecord) -> Vec<String> {
-    let mut errors = Vec::new();
-    for node in nodes {
-        match docker_clock::heal(&ctx.cluster, node).await {
-            Ok(healed) => record.note_clock_heal(node, &healed),
-            Err(e) => errors.push(e.to_string()),
-        }
-    }
-    errors
-}
-
 /// A restarted service on `node` reads its node's clock again if that is
 /// still skewed (a patched process does not survive its restart).
-pub async fn reapply_clock(
-    ctx: &mut FaultCtx,
-    node: &str,
-    record: &mut FaultRecord,
-) -> Result<(), String> {
-    if !ctx.clock_installed {
+pub async fn reapply_clock(on: On<'_>) -> Step {
+    if !on.ctx.clock_installed {
         return Ok(());
     }
-    let reached = docker_clock::reapply(&ctx.cluster, node)
-        .await
-        .map_err(|e| e.to_string())?;
+    let reached = docker_clock::reapply(&on.ctx.cluster, on.node).await;
+    let reached = reached.map_err(|e| e.to_string())?;
     if !reached.is_empty() {
-        let reached = note_skewed(ctx, node, &reached);
-        record.clock_reapplied.insert(node.to_string(), reached);
+        let reached = note_skewed(on.ctx, on.node, &reached);
+        on.record
+            .clock_reapplied
+            .insert(on.node.to_string(), reached);
     }
     Ok(())
 }

@@ -5,72 +5,34 @@
 
 use async_trait::async_trait;
 use splitbrain_docker::fault::disk as docker_disk;
-use splitbrain_vocab::{FaultKind, FaultPlan};
+use splitbrain_vocab::FaultPlan;
 
-use super::record::FaultRecord;
-use super::{FaultCtx, FaultPackage};
+use super::{FaultCtx, NodeFault, On, Step};
 
 pub struct Disk;
 
 #[async_trait]
-impl FaultPackage for Disk {
-    fn kind(&self) -> FaultKind {
-        FaultKind::Disk
+impl NodeFault for Disk {
+    fn refuse(&self, ctx: &FaultCtx) -> Option<String> {
+        let name = ctx.target.name();
+        let why = format!("refused: target {name} names no data directory to fill");
+        ctx.cluster.data_dir().is_none().then_some(why)
     }
 
-    fn colour(&self) -> &'static str {
-        "#a16207"
+    async fn apply_node(&self, on: On<'_>, _: &FaultPlan) -> Step {
+        let fill = docker_disk::apply(&on.ctx.cluster, on.node).await;
+        let bytes = fill.map_err(|e| e.to_string())?.filled_bytes;
+        on.record.filled_bytes.insert(on.node.to_string(), bytes);
+        Ok(())
     }
 
-    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        let refused = ctx.target.fault(self.kind()).refusal();
-        refused.or_else(|| {
-            let why = format!(
-                "refused: target {} names no data directory to fill",
-                ctx.target.name()
-            );
-            ctx.cluster.data_dir().is_none().then_some(why)
-        })
+    async fn heal_node(&self, on: On<'_>) -> Step {
+        let freed = docker_disk::heal(&on.ctx.cluster, on.node).await;
+        freed.map_err(|e| e.to_string())
     }
 
-    async fn apply(
-        &self,
-        ctx: &mut FaultCtx,
-        plan: &FaultPlan,
-        record: &mut FaultRecord,
-    ) -> Result<Vec<String>, String> {
-        let FaultPlan::Disk { victims, seed } = *plan else {
-            unreachable!("the disk package was given {plan:?}")
-        };
-        let chosen = ctx.victims(victims, seed).await?;
-        record.nodes = Some(chosen.clone());
-        for node in &chosen {
-            let fill = docker_disk::apply(&ctx.cluster, node)
-                .await
-                .map_err(|e| e.to_string())?;
-            record.filled_bytes.insert(node.clone(), fill.filled_bytes);
-        }
-        Ok(chosen)
+    /// Without the size-limited directory nothing was ever filled.
+    async fn needs_heal(&self, ctx: &FaultCtx, _: &str) -> Result<bool, String> {
+        Ok(ctx.cluster.data_dir().is_some())
     }
-
-    async fn undo(&self, ctx: &mut FaultCtx, nodes: &[String], _: &mut FaultRecord) -> Vec<String> {
-        free(ctx, nodes).await
-    }
-
-    async fn heal_everywhere(&self, ctx: &mut FaultCtx, _: &mut FaultRecord) -> Vec<String> {
-        if ctx.cluster.data_dir().is_none() {
-            return Vec::new();
-        }
-        free(ctx, &ctx.node_names()).await
-    }
-}
-
-async fn free(ctx: &FaultCtx, nodes: &[String]) -> Vec<String> {
-    let mut errors = Vec::new();
-    for node in nodes {
-        if let Err(e) = docker_disk::heal(&ctx.cluster, node).await {
-            errors.push(e.to_string());
-        }
-    }
-    errors
 }

@@ -1,84 +1,31 @@
 //! `kill`: SIGKILL the service on the victims; undone by restarting it
 //! with the same command (re-skewed if the node's clock is still off).
+//! The final heal restarts every service that is not running.
 
 use async_trait::async_trait;
 use splitbrain_docker::fault::kill as docker_kill;
-use splitbrain_vocab::{FaultKind, FaultPlan};
+use splitbrain_vocab::FaultPlan;
 
 use super::clock::reapply_clock;
-use super::record::FaultRecord;
-use super::{FaultCtx, FaultPackage};
+use super::{FaultCtx, NodeFault, On, Step};
 
 pub struct Kill;
 
 #[async_trait]
-impl FaultPackage for Kill {
-    fn kind(&self) -> FaultKind {
-        FaultKind::Kill
+impl NodeFault for Kill {
+    async fn apply_node(&self, on: On<'_>, _: &FaultPlan) -> Step {
+        let killed = docker_kill::apply(&on.ctx.cluster, on.node).await;
+        killed.map(drop).map_err(|e| e.to_string())
     }
 
-    fn colour(&self) -> &'static str {
-        "#ef4444"
+    async fn heal_node(&self, on: On<'_>) -> Step {
+        let restarted = docker_kill::heal(&on.ctx.cluster, on.node).await;
+        restarted.map_err(|e| e.to_string())?;
+        reapply_clock(on).await
     }
 
-    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        ctx.target.fault(self.kind()).refusal()
+    async fn needs_heal(&self, ctx: &FaultCtx, node: &str) -> Result<bool, String> {
+        let running = ctx.cluster.is_running(node).await;
+        running.map(|up| !up).map_err(|e| e.to_string())
     }
-
-    async fn apply(
-        &self,
-        ctx: &mut FaultCtx,
-        plan: &FaultPlan,
-        record: &mut FaultRecord,
-    ) -> Result<Vec<String>, String> {
-        let FaultPlan::Kill { victims, seed } = *plan else {
-            unreachable!("the kill package was given {plan:?}")
-        };
-        let chosen = ctx.victims(victims, seed).await?;
-        record.nodes = Some(chosen.clone());
-        for node in &chosen {
-            docker_kill::apply(&ctx.cluster, node)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(chosen)
-    }
-
-    async fn undo(
-        &self,
-        ctx: &mut FaultCtx,
-        nodes: &[String],
-        record: &mut FaultRecord,
-    ) -> Vec<String> {
-        let mut errors = Vec::new();
-        for node in nodes {
-            if let Err(e) = restart(ctx, node, record).await {
-                errors.push(e);
-            }
-        }
-        errors
-    }
-
-    /// Restarts every service that is not running.
-    async fn heal_everywhere(&self, ctx: &mut FaultCtx, record: &mut FaultRecord) -> Vec<String> {
-        let mut errors = Vec::new();
-        for node in ctx.node_names() {
-            let restarted = match ctx.cluster.is_running(&node).await {
-                Ok(true) => Ok(()),
-                Ok(false) => restart(ctx, &node, record).await,
-                Err(e) => Err(e.to_string()),
-            };
-            if let Err(e) = restarted {
-                errors.push(e);
-            }
-        }
-        errors
-    }
-}
-
-async fn restart(ctx: &mut FaultCtx, node: &str, record: &mut FaultRecord) -> Result<(), String> {
-    docker_kill::heal(&ctx.cluster, node)
-        .await
-        .map_err(|e| e.to_string())?;
-    reapply_clock(ctx, node, record).await
 }

@@ -34,7 +34,7 @@ use splitbrain_targets::target::{NodeAddr, Target};
 use splitbrain_vocab::{FaultKind, FaultPlan, Victims};
 
 use crate::worker::Clients;
-use record::FaultRecord;
+use record::FaultRecord as Rec;
 
 /// Bound on asking the target for its primaries.
 const PRIMARIES_TIMEOUT: Duration = Duration::from_secs(3);
@@ -83,79 +83,199 @@ impl FaultCtx {
     }
 }
 
-/// One fault: everything the harness knows about it.
+/// One fault: everything the harness knows about it. Its kind and colour
+/// are its [`REGISTRY`] entry's.
 #[async_trait]
 pub trait FaultPackage: Send + Sync {
-    fn kind(&self) -> FaultKind;
-
-    /// Its colour in the report's timeline and charts.
-    fn colour(&self) -> &'static str;
-
-    /// Why this fault cannot be applied to the run's target, if it cannot.
-    fn refusal(&self, ctx: &FaultCtx) -> Option<String>;
+    /// Why this fault cannot be applied in this run, beyond the target's
+    /// own answer (which the nemesis asks first).
+    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
+        let _ = ctx;
+        None
+    }
 
     /// Applies `plan` (of this package's kind). Returns the nodes it hit
     /// (what [`FaultPackage::undo`] is given) and notes in `record` what
     /// it resolved. An error means nothing is left to undo.
-    async fn apply(
-        &self,
-        ctx: &mut FaultCtx,
-        plan: &FaultPlan,
-        record: &mut FaultRecord,
-    ) -> Result<Vec<String>, String>;
+    async fn apply(&self, ctx: &mut FaultCtx, plan: &FaultPlan, record: &mut Rec) -> Applied;
 
     /// Undoes one application on `nodes`; returns the errors met.
-    async fn undo(
-        &self,
-        ctx: &mut FaultCtx,
-        nodes: &[String],
-        record: &mut FaultRecord,
-    ) -> Vec<String>;
+    async fn undo(&self, ctx: &mut FaultCtx, nodes: &[String], record: &mut Rec) -> Errors;
 
     /// The final heal: undoes this fault on every node whatever the
     /// bookkeeping says, so a fault that failed halfway still ends healed.
-    async fn heal_everywhere(&self, ctx: &mut FaultCtx, record: &mut FaultRecord) -> Vec<String>;
+    async fn heal_everywhere(&self, ctx: &mut FaultCtx, record: &mut Rec) -> Errors;
 
     /// Who a start record says the fault hit, for the report.
-    fn describe(&self, record: &FaultRecord) -> String {
+    fn describe(&self, record: &Rec) -> String {
         describe_targets(record)
     }
 
     /// What undoing it did beyond the obvious, from a `stop-*` or `heal`
     /// record, when that is worth a word in the report.
-    fn describe_undo(&self, record: &FaultRecord) -> Option<String> {
+    fn describe_undo(&self, record: &Rec) -> Option<String> {
         let _ = record;
         None
     }
 }
 
+/// What applying a fault returns: the nodes it hit, or why it failed.
+pub type Applied = Result<Vec<String>, String>;
+/// What undoing or healing met: every error, none on success.
+pub type Errors = Vec<String>;
+/// One step on one node.
+pub type Step = Result<(), String>;
+
+/// The run and the node a [`NodeFault`] step works on.
+pub struct On<'a> {
+    pub ctx: &'a mut FaultCtx,
+    pub node: &'a str,
+    pub record: &'a mut Rec,
+}
+
+/// A fault that hits its victims one node at a time (kill, pause, clock,
+/// packet, disk): it says what to do on one node, and gets its package
+/// (victims resolved, every node tried on heal) from the blanket impl.
+#[async_trait]
+pub trait NodeFault: Send + Sync {
+    /// Applies the fault on one victim, noting what it did in the record.
+    async fn apply_node(&self, on: On<'_>, plan: &FaultPlan) -> Step;
+
+    /// Undoes it on one node.
+    async fn heal_node(&self, on: On<'_>) -> Step;
+
+    /// Whether the final heal must undo it on `node`.
+    async fn needs_heal(&self, ctx: &FaultCtx, node: &str) -> Result<bool, String> {
+        let _ = (ctx, node);
+        Ok(true)
+    }
+
+    /// Why it cannot be applied in this run (as [`FaultPackage::refusal`]).
+    fn refuse(&self, ctx: &FaultCtx) -> Option<String> {
+        let _ = ctx;
+        None
+    }
+
+    /// As [`FaultPackage::describe`].
+    fn describe(&self, record: &Rec) -> String {
+        describe_targets(record)
+    }
+
+    /// As [`FaultPackage::describe_undo`].
+    fn describe_undo(&self, record: &Rec) -> Option<String> {
+        let _ = record;
+        None
+    }
+}
+
+#[async_trait]
+impl<T: NodeFault> FaultPackage for T {
+    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
+        self.refuse(ctx)
+    }
+
+    async fn apply(&self, ctx: &mut FaultCtx, plan: &FaultPlan, record: &mut Rec) -> Applied {
+        let Some((victims, seed)) = plan.node_victims() else {
+            unreachable!("a node fault was given {plan:?}, which hits no nodes")
+        };
+        let nodes = ctx.victims(victims, seed).await?;
+        record.nodes = Some(nodes.clone());
+        for node in &nodes {
+            let on = On { ctx, node, record };
+            self.apply_node(on, plan).await?;
+        }
+        Ok(nodes)
+    }
+
+    async fn undo(&self, ctx: &mut FaultCtx, nodes: &[String], record: &mut Rec) -> Errors {
+        let mut errors = Vec::new();
+        for node in nodes {
+            let on = On { ctx, node, record };
+            errors.extend(self.heal_node(on).await.err());
+        }
+        errors
+    }
+
+    async fn heal_everywhere(&self, ctx: &mut FaultCtx, record: &mut Rec) -> Errors {
+        let mut errors = Vec::new();
+        for node in ctx.node_names() {
+            let healed = match self.needs_heal(ctx, &node).await {
+                Ok(true) => {
+                    self.heal_node(On {
+                        ctx,
+                        node: &node,
+                        record,
+                    })
+                    .await
+                }
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            errors.extend(healed.err());
+        }
+        errors
+    }
+
+    fn describe(&self, record: &Rec) -> String {
+        NodeFault::describe(self, record)
+    }
+
+    fn describe_undo(&self, record: &Rec) -> Option<String> {
+        NodeFault::describe_undo(self, record)
+    }
+}
+
+/// A fault's entry: its kind, its colour in the report, its package.
+pub struct Entry {
+    pub kind: FaultKind,
+    pub colour: &'static str,
+    pub package: &'static dyn FaultPackage,
+}
+
 /// Every fault, in the order the final heal undoes them: the network
-/// first, then processes resumed, clocks healed, and services restarted
-/// last (re-skewed where a clock is still off), on disks with room again.
-pub static REGISTRY: [&dyn FaultPackage; 7] = [
-    &partition::Partition,
-    &packet::Packet,
-    &client_pause::ClientPause,
-    &pause::Pause,
-    &clock::Clock,
-    &disk::Disk,
-    &kill::Kill,
+/// first, then processes resumed, clocks healed, disks freed, and services
+/// restarted last (re-skewed where a clock is still off).
+pub static REGISTRY: [Entry; 7] = [
+    entry(FaultKind::Partition, "#f59e0b", &partition::Partition),
+    entry(FaultKind::Packet, "#84cc16", &packet::Packet),
+    entry(
+        FaultKind::ClientPause,
+        "#ec4899",
+        &client_pause::ClientPause,
+    ),
+    entry(FaultKind::Pause, "#8b5cf6", &pause::Pause),
+    entry(FaultKind::Clock, "#06b6d4", &clock::Clock),
+    entry(FaultKind::Disk, "#a16207", &disk::Disk),
+    entry(FaultKind::Kill, "#ef4444", &kill::Kill),
 ];
+
+const fn entry(kind: FaultKind, colour: &'static str, package: &'static dyn FaultPackage) -> Entry {
+    Entry {
+        kind,
+        colour,
+        package,
+    }
+}
+
+/// The entry of `kind`.
+pub fn entry_of(kind: FaultKind) -> &'static Entry {
+    let found = REGISTRY.iter().find(|e| e.kind == kind);
+    found.unwrap_or_else(|| panic!("fault {kind} has no package in the registry"))
+}
 
 /// The package of `kind`.
 pub fn package(kind: FaultKind) -> &'static dyn FaultPackage {
-    let found = REGISTRY.iter().find(|p| p.kind() == kind);
-    *found.unwrap_or_else(|| panic!("fault {kind} has no package in the registry"))
+    entry_of(kind).package
 }
 
-/// The package a record's name (`partition`, `client-pause`) refers to.
-pub fn package_named(name: &str) -> Option<&'static dyn FaultPackage> {
+/// The entry a record's name (`partition`, `client-pause`) refers to.
+pub fn entry_named(name: &str) -> Option<&'static Entry> {
     let kind: FaultKind = name.parse().ok()?;
-    Some(package(kind))
+    Some(entry_of(kind))
 }
 
 /// The default description: partition sides, nodes hit, or the process.
-pub fn describe_targets(record: &FaultRecord) -> String {
+pub fn describe_targets(record: &Rec) -> String {
     let names = |nodes: &[String]| nodes.join(" ");
     if let Some(sides) = &record.sides {
         let sides: Vec<String> = sides.iter().map(|s| format!("[{}]", names(s))).collect();
@@ -176,17 +296,17 @@ mod tests {
     #[test]
     fn every_fault_kind_has_exactly_one_package() {
         for kind in FaultKind::ALL {
-            let n = REGISTRY.iter().filter(|p| p.kind() == kind).count();
+            let n = REGISTRY.iter().filter(|e| e.kind == kind).count();
             assert_eq!(n, 1, "{kind} has {n} packages");
         }
         assert_eq!(REGISTRY.len(), FaultKind::ALL.len());
-        assert!(package_named("client-pause").is_some());
-        assert!(package_named("heal").is_none());
+        assert!(entry_named("client-pause").is_some());
+        assert!(entry_named("heal").is_none());
     }
 
     #[test]
     fn fault_colours_are_distinct() {
-        let colours: BTreeSet<&str> = REGISTRY.iter().map(|p| p.colour()).collect();
+        let colours: BTreeSet<&str> = REGISTRY.iter().map(|e| e.colour).collect();
         assert_eq!(colours.len(), REGISTRY.len());
     }
 }

@@ -6,33 +6,16 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use splitbrain_docker::fault::partition as docker_partition;
 use splitbrain_vocab::topology::sides;
-use splitbrain_vocab::{Cut, FaultKind, FaultPlan, Topology};
+use splitbrain_vocab::{Cut, FaultPlan, Topology};
 
-use super::record::FaultRecord;
-use super::{FaultCtx, FaultPackage};
+use super::record::FaultRecord as Rec;
+use super::{Applied, Errors, FaultCtx, FaultPackage};
 
 pub struct Partition;
 
 #[async_trait]
 impl FaultPackage for Partition {
-    fn kind(&self) -> FaultKind {
-        FaultKind::Partition
-    }
-
-    fn colour(&self) -> &'static str {
-        "#f59e0b"
-    }
-
-    fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        ctx.target.fault(self.kind()).refusal()
-    }
-
-    async fn apply(
-        &self,
-        ctx: &mut FaultCtx,
-        plan: &FaultPlan,
-        record: &mut FaultRecord,
-    ) -> Result<Vec<String>, String> {
+    async fn apply(&self, ctx: &mut FaultCtx, plan: &FaultPlan, record: &mut Rec) -> Applied {
         let FaultPlan::Partition { topology, seed } = *plan else {
             unreachable!("the partition package was given {plan:?}")
         };
@@ -63,16 +46,16 @@ impl FaultPackage for Partition {
         }
     }
 
-    async fn undo(&self, ctx: &mut FaultCtx, _: &[String], _: &mut FaultRecord) -> Vec<String> {
+    async fn undo(&self, ctx: &mut FaultCtx, _: &[String], _: &mut Rec) -> Errors {
         heal(ctx).await
     }
 
-    async fn heal_everywhere(&self, ctx: &mut FaultCtx, _: &mut FaultRecord) -> Vec<String> {
+    async fn heal_everywhere(&self, ctx: &mut FaultCtx, _: &mut Rec) -> Errors {
         heal(ctx).await
     }
 }
 
-async fn heal(ctx: &FaultCtx) -> Vec<String> {
+async fn heal(ctx: &FaultCtx) -> Errors {
     match docker_partition::heal(&ctx.cluster).await {
         Ok(()) => Vec::new(),
         Err(e) => vec![e.to_string()],

@@ -38,7 +38,7 @@ pub fn f_colour(f: &str) -> &'static str {
 /// Colour of a fault kind (its package's), shared with the timeline's
 /// script; grey for a record no package owns.
 pub fn fault_colour(label: &str) -> &'static str {
-    crate::fault::package_named(label).map_or("#94a3b8", |p| p.colour())
+    crate::fault::entry_named(label).map_or("#94a3b8", |e| e.colour)
 }
 
 pub const OUTCOME_COLOURS: [(&str, &str); 3] =

@@ -528,8 +528,8 @@ pub fn shorten(s: &str, max_chars: usize) -> String {
 /// describes it; a value no package can read is shown as it is.
 fn describe_fault(kind: &str, v: &serde_json::Value) -> String {
     let record = FaultRecord::read(v);
-    let text = match fault::package_named(kind) {
-        Some(package) => package.describe(&record),
+    let text = match fault::entry_named(kind) {
+        Some(entry) => entry.package.describe(&record),
         None => fault::describe_targets(&record),
     };
     let text = if !text.is_empty() || v.is_null() {
@@ -545,7 +545,8 @@ fn describe_fault(kind: &str, v: &serde_json::Value) -> String {
 /// What undoing a `kind` fault did, from a stop or heal record, when its
 /// package has a word for it.
 fn describe_undo(kind: &str, v: &serde_json::Value) -> Option<String> {
-    fault::package_named(kind)?.describe_undo(&FaultRecord::read(v))
+    let entry = fault::entry_named(kind)?;
+    entry.package.describe_undo(&FaultRecord::read(v))
 }
 
 fn names_flat(v: &serde_json::Value) -> String {
