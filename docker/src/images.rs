@@ -169,19 +169,8 @@ pub async fn ensure_with<S: AsRef<str>>(
 /// A base image from the same sources whose package list includes all of
 /// `spec`'s (its own tag preferred).
 async fn superset(engine: &Engine, spec: &BaseImageSpec) -> Result<Option<ImageRef>> {
-    let filters = HashMap::from([(
-        "label",
-        vec![format!("{SOURCES_LABEL}={}", spec.sources_hash())],
-    )]);
-    let images = engine
-        .call(
-            BASE_REPOSITORY,
-            "list images of",
-            engine.docker().list_images(Some(
-                ListImagesOptionsBuilder::new().filters(&filters).build(),
-            )),
-        )
-        .await?;
+    let label = format!("{SOURCES_LABEL}={}", spec.sources_hash());
+    let images = images_where(engine, "label", label).await?;
     let needed = spec.sorted_packages();
     let mut covering: Vec<ImageRef> = images
         .into_iter()
@@ -402,18 +391,23 @@ async fn import(
     })
 }
 
+/// The engine's images matching one filter (`label`, `reference`, ...).
+async fn images_where(
+    engine: &Engine,
+    filter: &str,
+    value: String,
+) -> Result<Vec<bollard::models::ImageSummary>> {
+    let filters = HashMap::from([(filter, vec![value])]);
+    let options = ListImagesOptionsBuilder::new().filters(&filters).build();
+    let listing = engine.docker().list_images(Some(options));
+    engine
+        .call(BASE_REPOSITORY, "list images of", listing)
+        .await
+}
+
 /// Every base image the engine has.
 pub async fn list(engine: &Engine) -> Result<Vec<ImageInfo>> {
-    let filters = HashMap::from([("reference", vec![BASE_REPOSITORY.to_string()])]);
-    let images = engine
-        .call(
-            BASE_REPOSITORY,
-            "list images of",
-            engine.docker().list_images(Some(
-                ListImagesOptionsBuilder::new().filters(&filters).build(),
-            )),
-        )
-        .await?;
+    let images = images_where(engine, "reference", BASE_REPOSITORY.to_string()).await?;
     Ok(images
         .into_iter()
         .map(|i| ImageInfo {
