@@ -330,74 +330,29 @@ impl FaultPlan {
     /// (the draws still happen, so a seed's other choices stay the same).
     pub fn draw<R: Rng + ?Sized>(kind: FaultKind, cfg: &DrawContext, rng: &mut R) -> FaultPlan {
         let seed = rng.random();
-        let node_victims = |rng: &mut R| {
-            let mut choices = vec![
-                Victims::One,
-                Victims::Minority,
-                Victims::Majority,
-                Victims::All,
-            ];
-            if cfg.primaries_available {
-                choices.push(Victims::Primaries);
-            }
-            let drawn = choices[rng.random_range(0..choices.len())];
-            cfg.pins.victims.unwrap_or(drawn)
-        };
         match kind {
-            FaultKind::Partition => {
-                let mut choices = vec![
-                    Topology::One,
-                    Topology::Majority,
-                    Topology::RandomHalves,
-                    Topology::Bridge,
-                    Topology::MajoritiesRing,
-                    Topology::Clients,
-                ];
-                if cfg.primaries_available {
-                    choices.push(Topology::Primaries);
-                }
-                choices.retain(|t| t.min_nodes() <= cfg.nodes);
-                let drawn = choices[rng.random_range(0..choices.len())];
-                FaultPlan::Partition {
-                    topology: cfg.pins.topology.unwrap_or(drawn),
-                    seed,
-                }
-            }
+            FaultKind::Partition => FaultPlan::Partition {
+                topology: draw_topology(cfg, rng),
+                seed,
+            },
             FaultKind::Kill => FaultPlan::Kill {
-                victims: node_victims(rng),
+                victims: draw_victims(cfg, rng),
                 seed,
             },
             FaultKind::Pause => FaultPlan::Pause {
-                victims: node_victims(rng),
+                victims: draw_victims(cfg, rng),
                 seed,
             },
             FaultKind::Clock => {
-                // Past the lease in either direction, so lease expiry is at stake.
-                let magnitude_ms = (cfg.lease_ms * rng.random_range(2..=10)) as i64;
-                let clock = match rng.random_range(0..3) {
-                    0 => ClockMode::Bump {
-                        delta_ms: if rng.random_bool(0.75) {
-                            magnitude_ms
-                        } else {
-                            -magnitude_ms
-                        },
-                    },
-                    1 => ClockMode::Strobe {
-                        delta_ms: magnitude_ms,
-                        period_ms: rng.random_range(10..=200),
-                    },
-                    _ => ClockMode::Rate {
-                        rate: [0.5, 2.0, 4.0][rng.random_range(0..3)],
-                    },
-                };
+                let clock = draw_clock(cfg, rng);
                 FaultPlan::Clock {
-                    victims: node_victims(rng),
-                    clock: cfg.pins.clock.unwrap_or(clock),
+                    victims: draw_victims(cfg, rng),
+                    clock,
                     seed,
                 }
             }
             FaultKind::Packet => FaultPlan::Packet {
-                victims: node_victims(rng),
+                victims: draw_victims(cfg, rng),
                 delay_ms: rng.random_range(50..=500),
                 jitter_ms: rng.random_range(0..=50),
                 loss_pct: [0.0, 5.0, 20.0][rng.random_range(0..3)],
@@ -409,7 +364,7 @@ impl FaultPlan {
                 seed,
             },
             FaultKind::Disk => FaultPlan::Disk {
-                victims: node_victims(rng),
+                victims: draw_victims(cfg, rng),
                 seed,
             },
         }
@@ -439,6 +394,59 @@ impl FaultPlan {
             FaultPlan::Partition { .. } | FaultPlan::ClientPause { .. } => None,
         }
     }
+}
+
+fn draw_victims<R: Rng + ?Sized>(cfg: &DrawContext, rng: &mut R) -> Victims {
+    let mut choices = vec![
+        Victims::One,
+        Victims::Minority,
+        Victims::Majority,
+        Victims::All,
+    ];
+    if cfg.primaries_available {
+        choices.push(Victims::Primaries);
+    }
+    let drawn = choices[rng.random_range(0..choices.len())];
+    cfg.pins.victims.unwrap_or(drawn)
+}
+
+fn draw_topology<R: Rng + ?Sized>(cfg: &DrawContext, rng: &mut R) -> Topology {
+    let mut choices = vec![
+        Topology::One,
+        Topology::Majority,
+        Topology::RandomHalves,
+        Topology::Bridge,
+        Topology::MajoritiesRing,
+        Topology::Clients,
+    ];
+    if cfg.primaries_available {
+        choices.push(Topology::Primaries);
+    }
+    choices.retain(|t| t.min_nodes() <= cfg.nodes);
+    let drawn = choices[rng.random_range(0..choices.len())];
+    cfg.pins.topology.unwrap_or(drawn)
+}
+
+/// Past the lease in either direction, so lease expiry is at stake.
+fn draw_clock<R: Rng + ?Sized>(cfg: &DrawContext, rng: &mut R) -> ClockMode {
+    let magnitude_ms = (cfg.lease_ms * rng.random_range(2..=10)) as i64;
+    let clock = match rng.random_range(0..3) {
+        0 => ClockMode::Bump {
+            delta_ms: if rng.random_bool(0.75) {
+                magnitude_ms
+            } else {
+                -magnitude_ms
+            },
+        },
+        1 => ClockMode::Strobe {
+            delta_ms: magnitude_ms,
+            period_ms: rng.random_range(10..=200),
+        },
+        _ => ClockMode::Rate {
+            rate: [0.5, 2.0, 4.0][rng.random_range(0..3)],
+        },
+    };
+    cfg.pins.clock.unwrap_or(clock)
 }
 
 /// What drawing a fault's parameters depends on besides the seed.
