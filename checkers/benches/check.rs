@@ -1,4 +1,7 @@
-#![allow(unsafe_code, reason = "a counting global allocator must implement GlobalAlloc")]
+#![allow(
+    unsafe_code,
+    reason = "a counting global allocator must implement GlobalAlloc"
+)]
 //! End-to-end cost of `splitbrain check`: parse a history file and run every
 //! checker, on generated 1M- and 10M-event histories.
 //!

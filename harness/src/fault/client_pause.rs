@@ -7,8 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use splitbrain_vocab::FaultPlan;
 
+use super::package::{Applied, Errors, FaultCtx, FaultPackage};
 use super::record::FaultRecord as Rec;
-use super::{Applied, Errors, FaultCtx, FaultPackage};
 
 /// How long to wait for someone to hold something: stalling an idle
 /// client proves nothing.

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use splitbrain_docker::fault::clock as docker_clock;
 use splitbrain_vocab::{ClockMode, FaultPlan};
 
+use super::package::{FaultCtx, NodeFault, On, Step};
 use super::record::{FaultRecord, SkewedRecord};
-use super::{FaultCtx, NodeFault, On, Step};
 
 pub struct Clock;
 
@@ -54,7 +54,7 @@ impl NodeFault for Clock {
     /// node by node, with the mechanism that reached each service process.
     fn describe(&self, record: &FaultRecord) -> String {
         let (Some(clock), Some(nodes)) = (record.clock, &record.nodes) else {
-            return super::describe_targets(record);
+            return super::package::describe_targets(record);
         };
         let what = match clock {
             ClockMode::Bump { delta_ms } => format!("{delta_ms:+} ms"),

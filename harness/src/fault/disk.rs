@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use splitbrain_docker::fault::disk as docker_disk;
 use splitbrain_vocab::FaultPlan;
 
-use super::{FaultCtx, NodeFault, On, Step};
+use super::package::{FaultCtx, NodeFault, On, Step};
 
 pub struct Disk;
 

@@ -7,7 +7,7 @@ use splitbrain_docker::fault::kill as docker_kill;
 use splitbrain_vocab::FaultPlan;
 
 use super::clock::reapply_clock;
-use super::{FaultCtx, NodeFault, On, Step};
+use super::package::{FaultCtx, NodeFault, On, Step};
 
 pub struct Kill;
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use splitbrain_docker::fault::packet as docker_packet;
 use splitbrain_vocab::FaultPlan;
 
-use super::{NodeFault, On, Step};
+use super::package::{NodeFault, On, Step};
 
 pub struct Packet;
 

@@ -8,8 +8,8 @@ use splitbrain_docker::fault::partition as docker_partition;
 use splitbrain_vocab::topology::sides;
 use splitbrain_vocab::{Cut, FaultPlan, Topology};
 
+use super::package::{Applied, Errors, FaultCtx, FaultPackage};
 use super::record::FaultRecord as Rec;
-use super::{Applied, Errors, FaultCtx, FaultPackage};
 
 pub struct Partition;
 

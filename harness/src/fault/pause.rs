@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use splitbrain_docker::fault::pause as docker_pause;
 use splitbrain_vocab::FaultPlan;
 
-use super::{NodeFault, On, Step};
+use super::package::{NodeFault, On, Step};
 
 pub struct Pause;
 
