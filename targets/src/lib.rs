@@ -3,6 +3,7 @@
 pub mod adapter;
 pub mod client;
 pub mod etcd;
+mod failure;
 pub mod manifest;
 pub mod redis;
 pub mod registry;

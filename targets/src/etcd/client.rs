@@ -120,16 +120,12 @@ impl EtcdClient {
     }
 
     async fn acquire(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        if self.holds.contains_key(key) {
-            return Completion::fail(format!(
-                "failed to acquire {key}: this process already holds it"
-            ));
-        }
-        // A lease that no lock key is attached to holds nothing, so a failed
-        // grant is a failed acquire whatever the reason.
-        let grant = match self.grant_lease(clock).await {
+        let grant = match self
+            .first_lease(key, "acquire", "this process already holds it", clock)
+            .await
+        {
             Ok(grant) => grant,
-            Err(failure) => return Completion::fail(failure.message()),
+            Err(refusal) => return refusal,
         };
         let mut etcd = self.etcd.clone();
         let lock = within(
@@ -148,7 +144,7 @@ impl EtcdClient {
                 // The server may still grant the queued request: revoking the
                 // lease deletes any lock key it created.
                 self.revoke_quietly(grant.id).await;
-                return outcome(failure);
+                return failure.completion();
             }
         };
         // From here the lock was granted: any failure is `info`, never `fail`.
@@ -169,17 +165,7 @@ impl EtcdClient {
                 return Completion::info(failure.message());
             }
         };
-        let valid_until = valid_until(refreshed_at_ns, grant.ttl_s);
-        self.holds.insert(
-            key.to_string(),
-            Hold {
-                lease_id: grant.id,
-                ttl_s: grant.ttl_s,
-                token,
-                role: Role::Lock { lock_key },
-            },
-        );
-        granted(token, valid_until)
+        self.hold(key, &grant, refreshed_at_ns, token, Role::Lock { lock_key })
     }
 
     async fn release(&mut self, key: &str) -> Completion {
@@ -200,14 +186,17 @@ impl EtcdClient {
     }
 
     async fn campaign(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        if self.holds.contains_key(key) {
-            return Completion::fail(format!(
-                "failed to campaign for {key}: this process already leads or holds it"
-            ));
-        }
-        let grant = match self.grant_lease(clock).await {
+        let grant = match self
+            .first_lease(
+                key,
+                "campaign for",
+                "this process already leads or holds it",
+                clock,
+            )
+            .await
+        {
             Ok(grant) => grant,
-            Err(failure) => return Completion::fail(failure.message()),
+            Err(refusal) => return refusal,
         };
         let mut etcd = self.etcd.clone();
         let campaign = within(
@@ -227,7 +216,7 @@ impl EtcdClient {
             }
             Err(failure) => {
                 self.revoke_quietly(grant.id).await;
-                return outcome(failure);
+                return failure.completion();
             }
         };
         let Ok(term) = u64::try_from(leader.rev()) else {
@@ -241,17 +230,48 @@ impl EtcdClient {
             .keep_alive_once(grant.id, clock)
             .await
             .unwrap_or(refreshed_while_waiting);
-        let valid_until = valid_until(refreshed_at_ns, grant.ttl_s);
+        self.hold(key, &grant, refreshed_at_ns, term, Role::Leader { leader })
+    }
+
+    /// The lease an acquire or a campaign queues with, unless this process
+    /// already holds `key` (then the completion that refuses `verb`).
+    async fn first_lease(
+        &self,
+        key: &str,
+        verb: &str,
+        held: &str,
+        clock: &HistoryClock,
+    ) -> Result<Grant, Completion> {
+        if self.holds.contains_key(key) {
+            return Err(Completion::fail(format!("failed to {verb} {key}: {held}")));
+        }
+        // A lease that no key is attached to holds nothing, so a failed
+        // grant is a failed acquire or campaign whatever the reason.
+        self.grant_lease(clock)
+            .await
+            .map_err(|failure| Completion::fail(failure.message()))
+    }
+
+    /// Records the grant of `key` and completes it: valid for the lease's
+    /// TTL from its last refresh.
+    fn hold(
+        &mut self,
+        key: &str,
+        grant: &Grant,
+        refreshed_at_ns: i64,
+        token: u64,
+        role: Role,
+    ) -> Completion {
         self.holds.insert(
             key.to_string(),
             Hold {
                 lease_id: grant.id,
                 ttl_s: grant.ttl_s,
-                token: term,
-                role: Role::Leader { leader },
+                token,
+                role,
             },
         );
-        granted(term, valid_until)
+        granted(token, valid_until(refreshed_at_ns, grant.ttl_s))
     }
 
     async fn resign(&mut self, key: &str) -> Completion {
@@ -280,7 +300,7 @@ impl EtcdClient {
     /// lease is revoked and forgotten; on a refusal the process still holds it.
     async fn let_go<T>(&mut self, key: &str, hold: Hold, result: Result<T, Failure>) -> Completion {
         match result {
-            Err(failure @ Failure::Refused(_)) => outcome(failure),
+            Err(failure @ Failure::Refused(_)) => failure.completion(),
             result => {
                 self.holds.remove(key);
                 self.revoke_quietly(hold.lease_id).await;
@@ -289,7 +309,7 @@ impl EtcdClient {
                         token: Some(hold.token),
                         ..Completion::ok()
                     },
-                    Err(failure) => outcome(failure),
+                    Err(failure) => failure.completion(),
                 }
             }
         }
@@ -303,7 +323,7 @@ impl EtcdClient {
         };
         let refreshed_at_ns = match self.keep_alive_once(hold.lease_id, clock).await {
             Ok(at) => at,
-            Err(failure) => return outcome(failure),
+            Err(failure) => return failure.completion(),
         };
         if let Role::Leader { leader } = &hold.role {
             // A leader's renewal also proves it still leads: proclaim compares
@@ -320,7 +340,7 @@ impl EtcdClient {
             )
             .await;
             if let Err(failure) = proclaim {
-                return outcome(failure);
+                return failure.completion();
             }
         }
         granted(hold.token, valid_until(refreshed_at_ns, hold.ttl_s))
@@ -382,7 +402,7 @@ impl EtcdClient {
                     // The resource may or may not hold the element now.
                     self.bases.remove(key);
                 }
-                outcome(failure)
+                failure.completion()
             }
         };
         Completion {
@@ -620,13 +640,6 @@ async fn within<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(Failure::from_etcd(what, rpc, &e)),
         Err(_) => Err(Failure::timed_out(what, limit)),
-    }
-}
-
-fn outcome(failure: Failure) -> Completion {
-    match failure {
-        Failure::Refused(m) => Completion::fail(m),
-        Failure::Indefinite(m) => Completion::info(m),
     }
 }
 

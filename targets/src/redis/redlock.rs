@@ -41,16 +41,14 @@ use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::connection::lazy_manager;
-use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
+use super::deploy::{RedisLayout, RedisPersistence};
 use super::instance_client::no_election;
 use super::outcome::Failure;
-use super::recipe::{server_command, version_command};
 use super::single::probe_node;
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
 use crate::resource::next_list;
-use crate::target::{Applies, NodeAddr, ServiceCommand, Target, TargetError};
-use splitbrain_vocab::FaultKind;
+use crate::target::{ClientResult, NodeAddr, Target, TargetError};
 
 /// The number of independent nodes Redlock's author recommends.
 pub const REDLOCK_NODES: usize = 5;
@@ -132,24 +130,11 @@ impl Target for RedlockTarget {
         )
     }
 
-    fn service(&self, node: &NodeAddr, _nodes: &[NodeAddr]) -> ServiceCommand {
-        server_command(&self.layout, node, self.persistence)
-    }
-
-    fn version_command(&self) -> Vec<String> {
-        version_command()
-    }
-
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
         probe_node(node, self.layout.port, timeout).await
     }
 
-    async fn client(
-        &self,
-        nodes: &[NodeAddr],
-        process: u64,
-        cfg: &ClientConfig,
-    ) -> Result<Box<dyn Client>, TargetError> {
+    async fn client(&self, nodes: &[NodeAddr], process: u64, cfg: &ClientConfig) -> ClientResult {
         if nodes.is_empty() {
             return Err(TargetError::Client(
                 "failed to set up Redlock: the cluster has no node".into(),
@@ -186,19 +171,10 @@ impl Target for RedlockTarget {
         5
     }
 
-    fn packages(&self) -> Vec<String> {
-        super::deploy::packages()
-    }
-
-    fn data_dir(&self) -> Option<String> {
-        Some(DATA_DIR.to_string())
-    }
-
-    /// Each node expires keys by its own wall clock, which the preload
-    /// shim moves: the fault Kleppmann's critique of Redlock rests on.
-    fn fault(&self, fault: FaultKind) -> Applies {
-        super::deploy::fault(self.persistence, fault)
-    }
+    // Every fault applies as to any Redis target. Each node expires keys by
+    // its own wall clock, which the preload shim moves: the fault
+    // Kleppmann's critique of Redlock rests on.
+    super::deploy::redis_target_methods!(one_server_per_node);
 }
 
 /// A process's Redlock client.
