@@ -5,6 +5,7 @@ pub mod client;
 pub mod etcd;
 mod failure;
 pub mod manifest;
+mod process;
 pub mod redis;
 pub mod registry;
 mod resource;

@@ -12,7 +12,6 @@
 //! as a holder stalled by a GC pause would, and the history records every
 //! renewal the lease bound rests on.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -29,6 +28,7 @@ use super::connection::{self, ConnectFailure};
 use super::keys::{election_name, lock_name, resource_key};
 use super::outcome::{is_election_without_leader, Failure, Rpc};
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::process::ProcessState;
 use crate::resource::next_list;
 use crate::target::TargetError;
 
@@ -65,24 +65,14 @@ struct Grant {
 
 /// A [`Client`] connected to one etcd node.
 pub struct EtcdClient {
+    state: ProcessState<Hold>,
     etcd: etcd_client::Client,
     node: String,
-    process: u64,
-    cfg: ClientConfig,
-    write_mode: WriteMode,
-    holds: HashMap<String, Hold>,
-    /// Per resource key, the list this process last read or wrote.
-    bases: HashMap<String, Vec<Value>>,
 }
 
 impl std::fmt::Debug for EtcdClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdClient")
-            .field("node", &self.node)
-            .field("process", &self.process)
-            .field("write_mode", &self.write_mode)
-            .field("holds", &self.holds)
-            .finish_non_exhaustive()
+        self.state.fmt_client(f, "EtcdClient", &self.node)
     }
 }
 
@@ -109,13 +99,9 @@ impl EtcdClient {
                     )),
                 })?;
         Ok(EtcdClient {
+            state: ProcessState::new(process, cfg, write_mode),
             etcd,
             node: node.to_string(),
-            process,
-            cfg: cfg.clone(),
-            write_mode,
-            holds: HashMap::new(),
-            bases: HashMap::new(),
         })
     }
 
@@ -131,7 +117,7 @@ impl EtcdClient {
         let lock = within(
             "acquire the lock",
             Rpc::Unary,
-            self.cfg.acquire_timeout(),
+            self.state.cfg.acquire_timeout(),
             etcd.lock(
                 lock_name(key),
                 Some(LockOptions::new().with_lease(grant.id)),
@@ -178,7 +164,7 @@ impl EtcdClient {
         let unlock = within(
             "release the lock",
             Rpc::Unary,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.unlock(lock_key),
         )
         .await;
@@ -202,8 +188,8 @@ impl EtcdClient {
         let campaign = within(
             "win the election",
             Rpc::Unary,
-            self.cfg.acquire_timeout(),
-            etcd.campaign(election_name(key), self.process.to_string(), grant.id),
+            self.state.cfg.acquire_timeout(),
+            etcd.campaign(election_name(key), self.state.process.to_string(), grant.id),
         );
         let (campaign, refreshed_while_waiting) = self.keeping_alive(&grant, clock, campaign).await;
         let leader = match campaign.map(|mut resp| resp.take_leader()) {
@@ -242,7 +228,7 @@ impl EtcdClient {
         held: &str,
         clock: &HistoryClock,
     ) -> Result<Grant, Completion> {
-        if self.holds.contains_key(key) {
+        if self.state.holds.contains_key(key) {
             return Err(Completion::fail(format!("failed to {verb} {key}: {held}")));
         }
         // A lease that no key is attached to holds nothing, so a failed
@@ -262,7 +248,7 @@ impl EtcdClient {
         token: u64,
         role: Role,
     ) -> Completion {
-        self.holds.insert(
+        self.state.holds.insert(
             key.to_string(),
             Hold {
                 lease_id: grant.id,
@@ -275,7 +261,7 @@ impl EtcdClient {
     }
 
     async fn resign(&mut self, key: &str) -> Completion {
-        let Some(hold) = self.holds.get(key).cloned() else {
+        let Some(hold) = self.state.holds.get(key).cloned() else {
             return Completion::fail(format!(
                 "failed to resign {key}: this process does not lead it"
             ));
@@ -289,7 +275,7 @@ impl EtcdClient {
         let resign = within(
             "resign",
             Rpc::Unary,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.resign(Some(ResignOptions::new().with_leader(leader.clone()))),
         )
         .await;
@@ -302,7 +288,7 @@ impl EtcdClient {
         match result {
             Err(failure @ Failure::Refused(_)) => failure.completion(),
             result => {
-                self.holds.remove(key);
+                self.state.holds.remove(key);
                 self.revoke_quietly(hold.lease_id).await;
                 match result {
                     Ok(_) => Completion {
@@ -316,7 +302,7 @@ impl EtcdClient {
     }
 
     async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let Some(hold) = self.holds.get(key).cloned() else {
+        let Some(hold) = self.state.holds.get(key).cloned() else {
             return Completion::fail(format!(
                 "failed to renew {key}: this process holds no lease on it"
             ));
@@ -332,9 +318,9 @@ impl EtcdClient {
             let proclaim = within(
                 "proclaim",
                 Rpc::Unary,
-                self.cfg.request_timeout(),
+                self.state.cfg.request_timeout(),
                 etcd.proclaim(
-                    self.process.to_string(),
+                    self.state.process.to_string(),
                     Some(ProclaimOptions::new().with_leader(leader.clone())),
                 ),
             )
@@ -351,7 +337,7 @@ impl EtcdClient {
         let get = within(
             "read the resource",
             Rpc::Unary,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.get(resource_key(key), None),
         )
         .await;
@@ -371,7 +357,7 @@ impl EtcdClient {
                 }
             },
         };
-        self.bases.insert(key.to_string(), list.clone());
+        self.state.bases.insert(key.to_string(), list.clone());
         Completion {
             value: Some(Value::Array(list)),
             ..Completion::ok()
@@ -380,7 +366,7 @@ impl EtcdClient {
 
     async fn write(&mut self, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
-        let (list, body) = match next_list(&self.bases, inv) {
+        let (list, body) = match next_list(&self.state.bases, inv) {
             Ok(next) => next,
             Err(message) => return Completion::fail(message),
         };
@@ -390,7 +376,7 @@ impl EtcdClient {
         };
         let completion = match result {
             Ok(true) => {
-                self.bases.insert(key.to_string(), list);
+                self.state.bases.insert(key.to_string(), list);
                 Completion::ok()
             }
             Ok(false) => Completion::fail(format!(
@@ -400,7 +386,7 @@ impl EtcdClient {
             Err(failure) => {
                 if matches!(failure, Failure::Indefinite(_)) {
                     // The resource may or may not hold the element now.
-                    self.bases.remove(key);
+                    self.state.bases.remove(key);
                 }
                 failure.completion()
             }
@@ -422,8 +408,8 @@ impl EtcdClient {
     ) -> Result<(Result<bool, Failure>, Option<u64>), Completion> {
         let key = inv.key.as_str();
         let mut etcd = self.etcd.clone();
-        let timeout = self.cfg.request_timeout();
-        if self.write_mode == WriteMode::Unguarded {
+        let timeout = self.state.cfg.request_timeout();
+        if self.state.write_mode == WriteMode::Unguarded {
             let put = within(
                 "write the resource",
                 Rpc::Unary,
@@ -457,7 +443,7 @@ impl EtcdClient {
 
     async fn observe(&mut self, key: &str) -> Completion {
         let mut etcd = self.etcd.clone();
-        let timeout = self.cfg.request_timeout();
+        let timeout = self.state.cfg.request_timeout();
         let leader = match tokio::time::timeout(timeout, etcd.leader(election_name(key))).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) if is_election_without_leader(&e) => return Completion::ok(),
@@ -484,7 +470,7 @@ impl EtcdClient {
     }
 
     fn held_lock(&self, key: &str) -> Option<(Hold, Vec<u8>)> {
-        let hold = self.holds.get(key)?;
+        let hold = self.state.holds.get(key)?;
         match &hold.role {
             Role::Lock { lock_key } => Some((hold.clone(), lock_key.clone())),
             Role::Leader { .. } => None,
@@ -492,13 +478,13 @@ impl EtcdClient {
     }
 
     async fn grant_lease(&self, clock: &HistoryClock) -> Result<Grant, Failure> {
-        let ttl_s = lease_ttl_seconds(self.cfg.lease_ms);
+        let ttl_s = lease_ttl_seconds(self.state.cfg.lease_ms);
         let mut etcd = self.etcd.clone();
         let invoked_at_ns = clock.now_ns();
         let resp = within(
             "grant a lease",
             Rpc::Unary,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.lease_grant(ttl_s, None),
         )
         .await?;
@@ -561,7 +547,7 @@ impl EtcdClient {
         within(
             "renew the lease",
             Rpc::Stream,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.lease_keep_alive(lease_id),
         )
         .await?;
@@ -573,7 +559,7 @@ impl EtcdClient {
         let resp = within(
             "read the lock key's revision",
             Rpc::Unary,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.get(lock_key, None),
         )
         .await?;
@@ -589,12 +575,17 @@ impl EtcdClient {
         if let Err(failure) = within(
             "revoke a lease",
             Rpc::Unary,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.lease_revoke(lease_id),
         )
         .await
         {
-            tracing::debug!(process = self.process, lease_id, "{}", failure.message());
+            tracing::debug!(
+                process = self.state.process,
+                lease_id,
+                "{}",
+                failure.message()
+            );
         }
     }
 }
@@ -622,7 +613,12 @@ impl Client for EtcdClient {
     }
 
     async fn close(&mut self) {
-        let leases: Vec<i64> = self.holds.drain().map(|(_, hold)| hold.lease_id).collect();
+        let leases: Vec<i64> = self
+            .state
+            .holds
+            .drain()
+            .map(|(_, hold)| hold.lease_id)
+            .collect();
         for lease_id in leases {
             self.revoke_quietly(lease_id).await;
         }

@@ -145,13 +145,10 @@ pub(crate) async fn release(
     value: &str,
     limit: Duration,
 ) -> Result<bool, Failure> {
-    let deleted: u64 = send(conn, "release the lock", limit, |mut conn| async move {
-        let mut invocation = RELEASE.prepare_invoke();
-        invocation.key(lock_key(key)).arg(value);
-        invocation.invoke_async(&mut conn).await
-    })
-    .await?;
-    Ok(deleted == 1)
+    let release = OwnLock { key, value };
+    release
+        .run(conn, "release the lock", &RELEASE, None, limit)
+        .await
 }
 
 /// Sets lock `key`'s TTL to `ttl_ms` if it holds `value`; whether it did.
@@ -162,13 +159,41 @@ pub(crate) async fn extend(
     ttl_ms: u64,
     limit: Duration,
 ) -> Result<bool, Failure> {
-    let extended: u64 = send(conn, "renew the lock", limit, |mut conn| async move {
-        let mut invocation = EXTEND.prepare_invoke();
-        invocation.key(lock_key(key)).arg(value).arg(ttl_ms);
-        invocation.invoke_async(&mut conn).await
-    })
-    .await?;
-    Ok(extended == 1)
+    let extend = OwnLock { key, value };
+    extend
+        .run(conn, "renew the lock", &EXTEND, Some(ttl_ms), limit)
+        .await
+}
+
+/// A lock `key` that a script acts on only while it holds `value`.
+#[derive(Clone, Copy)]
+struct OwnLock<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+impl OwnLock<'_> {
+    /// Runs `script` (which replies 1 or 0) with the value and then `ttl_ms`
+    /// as arguments, when given; whether it acted.
+    async fn run(
+        self,
+        conn: &ConnectionManager,
+        what: &str,
+        script: &Script,
+        ttl_ms: Option<u64>,
+        limit: Duration,
+    ) -> Result<bool, Failure> {
+        let acted: u64 = send(conn, what, limit, |mut conn| async move {
+            let mut invocation = script.prepare_invoke();
+            invocation.key(lock_key(self.key)).arg(self.value);
+            if let Some(ttl_ms) = ttl_ms {
+                invocation.arg(ttl_ms);
+            }
+            invocation.invoke_async(&mut conn).await
+        })
+        .await?;
+        Ok(acted == 1)
+    }
 }
 
 /// The resource's list (empty when the key does not exist). Every failure
