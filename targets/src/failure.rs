@@ -25,6 +25,15 @@ impl Failure {
         }
     }
 
+    /// `Ok` when the request took effect, else the refusal `why` says.
+    pub(crate) fn refused_unless(took: bool, why: impl FnOnce() -> String) -> Result<(), Failure> {
+        if took {
+            Ok(())
+        } else {
+            Err(Failure::Refused(why()))
+        }
+    }
+
     pub(crate) fn timed_out(what: &str, after: Duration) -> Self {
         Failure::Indefinite(format!(
             "failed to {what}: no answer within {} ms",

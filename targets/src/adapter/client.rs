@@ -20,7 +20,7 @@ use splitbrain_vocab::WriteMode;
 use super::http::NodeHttp;
 use super::outcome::Answer;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
-use crate::process::ProcessState;
+use crate::process::{granted, process_value, ProcessState};
 use crate::resource::appended;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -274,13 +274,7 @@ impl AdapterClient {
             Err(refusal) => return refusal,
         };
         match serde_json::from_slice::<ReadBody>(&bytes) {
-            Ok(read) => {
-                self.state.bases.insert(key.to_string(), read.value.clone());
-                Completion {
-                    value: Some(Value::Array(read.value)),
-                    ..Completion::ok()
-                }
-            }
+            Ok(read) => self.state.read(key, read.value),
             Err(e) => Completion::fail(format!(
                 "failed to read the resource {key}: not a list: {e}"
             )),
@@ -311,7 +305,7 @@ impl AdapterClient {
             }
             WriteMode::Unguarded => json!({ "key": key, "value": list }),
         };
-        let completion = match self
+        let written = self
             .http
             .post(
                 "write the resource",
@@ -320,21 +314,10 @@ impl AdapterClient {
                 self.state.cfg.request_timeout(),
             )
             .await
-        {
-            Answer::Ok(_) => {
-                self.state.bases.insert(key.to_string(), list);
-                Completion::ok()
-            }
-            Answer::Refused(m) => Completion::fail(m),
-            Answer::Indefinite(m) => {
-                // The resource may or may not hold the element now.
-                self.state.bases.remove(key);
-                Completion::info(m)
-            }
-        };
+            .into_result();
         Completion {
             token,
-            ..completion
+            ..self.state.wrote(key, list, written.map(|_| ()))
         }
     }
 
@@ -404,14 +387,6 @@ fn outcome(answer: Answer) -> Completion {
     }
 }
 
-fn granted(token: u64, valid_until: i64) -> Completion {
-    Completion {
-        token: Some(token),
-        valid_until: Some(valid_until),
-        ..Completion::ok()
-    }
-}
-
 /// The service cannot have started the lease before the request was sent.
 fn valid_until(invoked_at_ns: i64, lease_ms: u64) -> i64 {
     let lease_ns = i64::try_from(lease_ms)
@@ -422,10 +397,7 @@ fn valid_until(invoked_at_ns: i64, lease_ms: u64) -> i64 {
 
 /// Holders are process ids as text; the history gets them back as numbers.
 fn holder_value(holder: &str) -> Value {
-    match holder.parse::<u64>() {
-        Ok(process) => Value::from(process),
-        Err(_) => Value::String(holder.to_string()),
-    }
+    process_value(holder)
 }
 
 #[cfg(test)]

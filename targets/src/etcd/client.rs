@@ -28,7 +28,7 @@ use super::connection::{self, ConnectFailure};
 use super::keys::{election_name, lock_name, resource_key};
 use super::outcome::{is_election_without_leader, Failure, Rpc};
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
-use crate::process::ProcessState;
+use crate::process::{granted, process_value, ProcessState};
 use crate::resource::next_list;
 use crate::target::TargetError;
 
@@ -357,11 +357,7 @@ impl EtcdClient {
                 }
             },
         };
-        self.state.bases.insert(key.to_string(), list.clone());
-        Completion {
-            value: Some(Value::Array(list)),
-            ..Completion::ok()
-        }
+        self.state.read(key, list)
     }
 
     async fn write(&mut self, inv: &Invocation) -> Completion {
@@ -374,38 +370,21 @@ impl EtcdClient {
             Ok(put) => put,
             Err(refusal) => return refusal,
         };
-        let completion = match result {
-            Ok(true) => {
-                self.state.bases.insert(key.to_string(), list);
-                Completion::ok()
-            }
-            Ok(false) => Completion::fail(format!(
-                "failed to write {key}: the lock key no longer has create revision {}",
-                token.unwrap_or_default()
-            )),
-            Err(failure) => {
-                if matches!(failure, Failure::Indefinite(_)) {
-                    // The resource may or may not hold the element now.
-                    self.state.bases.remove(key);
-                }
-                failure.completion()
-            }
-        };
         Completion {
             token,
-            ..completion
+            ..self.state.wrote(key, list, result)
         }
     }
 
     /// Puts `body` as the resource `inv` writes, as the write mode says:
-    /// whether the put took (a fenced one fails its compare when the lock
-    /// key has moved on), and the token it carried. `Err` is the completion
+    /// whether the put took (a fenced one is refused when its compare fails,
+    /// the lock key having moved on), and the token it carried. `Err` is the completion
     /// of a write refused before anything was sent.
     async fn put_resource(
         &self,
         inv: &Invocation,
         body: Vec<u8>,
-    ) -> Result<(Result<bool, Failure>, Option<u64>), Completion> {
+    ) -> Result<(Result<(), Failure>, Option<u64>), Completion> {
         let key = inv.key.as_str();
         let mut etcd = self.etcd.clone();
         let timeout = self.state.cfg.request_timeout();
@@ -417,7 +396,7 @@ impl EtcdClient {
                 etcd.put(resource_key(key), body, None),
             )
             .await;
-            return Ok((put.map(|_| true), inv.token));
+            return Ok((put.map(|_| ()), inv.token));
         }
         let Some((hold, lock_key)) = self.held_lock(key) else {
             return Err(Completion::fail(format!(
@@ -438,7 +417,12 @@ impl EtcdClient {
             )])
             .and_then([TxnOp::put(resource_key(key), body, None)]);
         let txn = within("write the resource", Rpc::Unary, timeout, etcd.txn(txn)).await;
-        Ok((txn.map(|resp| resp.succeeded()), Some(token)))
+        let fenced = txn.and_then(|resp| {
+            Failure::refused_unless(resp.succeeded(), || {
+                format!("failed to write {key}: the lock key no longer has create revision {token}")
+            })
+        });
+        Ok((fenced, Some(token)))
     }
 
     async fn observe(&mut self, key: &str) -> Completion {
@@ -639,25 +623,13 @@ async fn within<T>(
     }
 }
 
-fn granted(token: u64, valid_until: i64) -> Completion {
-    Completion {
-        token: Some(token),
-        valid_until: Some(valid_until),
-        ..Completion::ok()
-    }
-}
-
 fn valid_until(refreshed_at_ns: i64, ttl_s: i64) -> i64 {
     refreshed_at_ns.saturating_add(ttl_s.saturating_mul(NS_PER_SECOND))
 }
 
 /// Campaigns store the process id as text; the history gets it back as a number.
 fn leader_value(raw: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(raw);
-    match text.parse::<u64>() {
-        Ok(process) => Value::from(process),
-        Err(_) => Value::String(text.into_owned()),
-    }
+    process_value(&String::from_utf8_lossy(raw))
 }
 
 #[cfg(test)]

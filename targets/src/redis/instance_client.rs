@@ -9,14 +9,14 @@
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
-use serde_json::Value;
 use splitbrain_checkers::history::F;
 use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::discovery::Discovery;
+use super::outcome::Failure;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
-use crate::process::ProcessState;
+use crate::process::{granted, ProcessState};
 use crate::resource::next_list;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -85,7 +85,7 @@ impl InstanceClient {
     ) -> Completion {
         let value = commands::random_value(self.state.process);
         let invoked_at_ns = clock.now_ns();
-        let granted = commands::grant_with_token(
+        let grant = commands::grant_with_token(
             conn,
             key,
             &value,
@@ -93,16 +93,12 @@ impl InstanceClient {
             self.state.cfg.request_timeout(),
         )
         .await;
-        match granted {
+        match grant {
             Ok(Some(token)) => {
                 self.state
                     .holds
                     .insert(key.to_string(), Hold { value, token });
-                Completion {
-                    token: Some(token),
-                    valid_until: Some(self.valid_until(invoked_at_ns)),
-                    ..Completion::ok()
-                }
+                granted(token, self.valid_until(invoked_at_ns))
             }
             Ok(None) => {
                 Completion::fail(format!("failed to acquire {key}: another grant holds it"))
@@ -154,11 +150,7 @@ impl InstanceClient {
         )
         .await;
         match extended {
-            Ok(true) => Completion {
-                token: Some(hold.token),
-                valid_until: Some(self.valid_until(invoked_at_ns)),
-                ..Completion::ok()
-            },
+            Ok(true) => granted(hold.token, self.valid_until(invoked_at_ns)),
             Ok(false) => {
                 self.state.holds.remove(key);
                 Completion::fail(format!(
@@ -175,13 +167,7 @@ impl InstanceClient {
 
     async fn read(&mut self, conn: &ConnectionManager, key: &str) -> Completion {
         match commands::read_resource(conn, key, self.state.cfg.request_timeout()).await {
-            Ok(list) => {
-                self.state.bases.insert(key.to_string(), list.clone());
-                Completion {
-                    value: Some(Value::Array(list)),
-                    ..Completion::ok()
-                }
-            }
+            Ok(list) => self.state.read(key, list),
             Err(message) => Completion::fail(message),
         }
     }
@@ -195,9 +181,7 @@ impl InstanceClient {
         let limit = self.state.cfg.request_timeout();
         let (result, token) = match self.state.write_mode {
             WriteMode::Unguarded => (
-                commands::write_unguarded(conn, key, &body, limit)
-                    .await
-                    .map(|()| true),
+                commands::write_unguarded(conn, key, &body, limit).await,
                 inv.token,
             ),
             WriteMode::Fenced => {
@@ -209,32 +193,21 @@ impl InstanceClient {
                         "failed to write {key}: the write carries no token to fence it with"
                     ));
                 };
+                let fenced = commands::write_fenced(conn, key, token, &body, limit).await;
+                let stale = || {
+                    format!(
+                        "failed to write {key}: token {token} is below the highest the resource accepted"
+                    )
+                };
                 (
-                    commands::write_fenced(conn, key, token, &body, limit).await,
+                    fenced.and_then(|took| Failure::refused_unless(took, stale)),
                     Some(token),
                 )
             }
         };
-        let completion = match result {
-            Ok(true) => {
-                self.state.bases.insert(key.to_string(), list);
-                Completion::ok()
-            }
-            Ok(false) => Completion::fail(format!(
-                "failed to write {key}: token {} is below the highest the resource accepted",
-                token.unwrap_or_default()
-            )),
-            Err(failure) => {
-                if !failure.is_refused() {
-                    // The resource may or may not hold the element now.
-                    self.state.bases.remove(key);
-                }
-                failure.completion()
-            }
-        };
         Completion {
             token,
-            ..completion
+            ..self.state.wrote(key, list, result)
         }
     }
 

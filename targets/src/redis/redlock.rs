@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use futures_util::future::join_all;
 use redis::aio::ConnectionManager;
-use serde_json::Value;
 use splitbrain_checkers::history::F;
 use splitbrain_vocab::WriteMode;
 
@@ -379,13 +378,7 @@ impl RedlockClient {
         let (node, conn) = self.resource();
         let completion =
             match commands::read_resource(&conn, key, self.state.cfg.request_timeout()).await {
-                Ok(list) => {
-                    self.state.bases.insert(key.to_string(), list.clone());
-                    Completion {
-                        value: Some(Value::Array(list)),
-                        ..Completion::ok()
-                    }
-                }
+                Ok(list) => self.state.read(key, list),
                 Err(message) => Completion::fail(message),
             };
         Completion {
@@ -406,21 +399,9 @@ impl RedlockClient {
             Err(message) => return Completion::fail(message),
         };
         let (node, conn) = self.resource();
-        let completion =
-            match commands::write_unguarded(&conn, key, &body, self.state.cfg.request_timeout())
-                .await
-            {
-                Ok(()) => {
-                    self.state.bases.insert(key.to_string(), list);
-                    Completion::ok()
-                }
-                Err(failure) => {
-                    if !failure.is_refused() {
-                        self.state.bases.remove(key);
-                    }
-                    failure.completion()
-                }
-            };
+        let written =
+            commands::write_unguarded(&conn, key, &body, self.state.cfg.request_timeout()).await;
+        let completion = self.state.wrote(key, list, written);
         Completion {
             token: inv.token,
             node: Some(node),
