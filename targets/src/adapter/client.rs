@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use splitbrain_checkers::history::F;
@@ -252,32 +253,34 @@ impl AdapterClient {
 
     /// Asks `path` about `key` alone, for a request that changes nothing: any
     /// failure, even an unanswered request, is a `fail`, since it did not
-    /// take effect.
-    async fn look(&self, what: &str, path: &str, key: &str) -> Result<Vec<u8>, Completion> {
+    /// take effect; so is an answer that is not a `T` (`unreadable` says so).
+    async fn look<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        key: &str,
+        unreadable: &str,
+    ) -> Result<T, Completion> {
         let body = json!({ "key": key });
-        match self
+        let answer = self
             .http
             .post(what, path, &body, self.state.cfg.request_timeout())
-            .await
-        {
-            Answer::Ok(bytes) => Ok(bytes),
+            .await;
+        match answer {
+            Answer::Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Completion::fail(format!("{unreadable}: {e}"))),
             Answer::Refused(m) | Answer::Indefinite(m) => Err(Completion::fail(m)),
         }
     }
 
     async fn read(&mut self, key: &str) -> Completion {
-        let bytes = match self
-            .look("read the resource", "/v1/resource/read", key)
-            .await
-        {
-            Ok(bytes) => bytes,
-            Err(refusal) => return refusal,
-        };
-        match serde_json::from_slice::<ReadBody>(&bytes) {
+        let unreadable = format!("failed to read the resource {key}: not a list");
+        let read = self
+            .look::<ReadBody>("read the resource", "/v1/resource/read", key, &unreadable)
+            .await;
+        match read {
             Ok(read) => self.state.read(key, read.value),
-            Err(e) => Completion::fail(format!(
-                "failed to read the resource {key}: not a list: {e}"
-            )),
+            Err(refusal) => refusal,
         }
     }
 
@@ -322,14 +325,16 @@ impl AdapterClient {
     }
 
     async fn observe(&mut self, key: &str) -> Completion {
-        let bytes = match self
-            .look("observe the leader", "/v1/election/leader", key)
-            .await
-        {
-            Ok(bytes) => bytes,
-            Err(refusal) => return refusal,
-        };
-        match serde_json::from_slice::<LeaderBody>(&bytes) {
+        let unreadable = format!("failed to observe {key}: unreadable answer");
+        let leader = self
+            .look(
+                "observe the leader",
+                "/v1/election/leader",
+                key,
+                &unreadable,
+            )
+            .await;
+        match leader {
             Ok(LeaderBody {
                 holder: Some(holder),
                 token,
@@ -339,7 +344,7 @@ impl AdapterClient {
                 ..Completion::ok()
             },
             Ok(LeaderBody { holder: None, .. }) => Completion::ok(),
-            Err(e) => Completion::fail(format!("failed to observe {key}: unreadable answer: {e}")),
+            Err(refusal) => refusal,
         }
     }
 }

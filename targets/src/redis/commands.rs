@@ -138,41 +138,36 @@ pub(crate) async fn grant(
     Ok(reply.is_some())
 }
 
-/// Deletes lock `key` if it holds `value`; whether it did.
-pub(crate) async fn release(
-    conn: &ConnectionManager,
-    key: &str,
-    value: &str,
-    limit: Duration,
-) -> Result<bool, Failure> {
-    let release = OwnLock { key, value };
-    release
-        .run(conn, "release the lock", &RELEASE, None, limit)
-        .await
-}
-
-/// Sets lock `key`'s TTL to `ttl_ms` if it holds `value`; whether it did.
-pub(crate) async fn extend(
-    conn: &ConnectionManager,
-    key: &str,
-    value: &str,
-    ttl_ms: u64,
-    limit: Duration,
-) -> Result<bool, Failure> {
-    let extend = OwnLock { key, value };
-    extend
-        .run(conn, "renew the lock", &EXTEND, Some(ttl_ms), limit)
-        .await
-}
-
-/// A lock `key` that a script acts on only while it holds `value`.
+/// Lock `key` as its holder knows it: the scripts sent through it act
+/// only while the lock still holds the holder's `value`.
 #[derive(Clone, Copy)]
-struct OwnLock<'a> {
-    key: &'a str,
-    value: &'a str,
+pub(crate) struct OwnLock<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) value: &'a str,
 }
 
 impl OwnLock<'_> {
+    /// Deletes the lock; whether it did.
+    pub(crate) async fn release(
+        self,
+        conn: &ConnectionManager,
+        limit: Duration,
+    ) -> Result<bool, Failure> {
+        self.run(conn, "release the lock", &RELEASE, None, limit)
+            .await
+    }
+
+    /// Sets the lock's TTL to `ttl_ms`; whether it did.
+    pub(crate) async fn extend(
+        self,
+        conn: &ConnectionManager,
+        ttl_ms: u64,
+        limit: Duration,
+    ) -> Result<bool, Failure> {
+        self.run(conn, "renew the lock", &EXTEND, Some(ttl_ms), limit)
+            .await
+    }
+
     /// Runs `script` (which replies 1 or 0) with the value and then `ttl_ms`
     /// as arguments, when given; whether it acted.
     async fn run(

@@ -12,7 +12,7 @@ use redis::aio::ConnectionManager;
 use splitbrain_checkers::history::F;
 use splitbrain_vocab::WriteMode;
 
-use super::commands;
+use super::commands::{self, OwnLock};
 use super::discovery::Discovery;
 use super::outcome::Failure;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
@@ -46,6 +46,13 @@ impl Locator {
 struct Hold {
     value: String,
     token: u64,
+}
+
+fn own_lock<'a>(key: &'a str, hold: &'a Hold) -> OwnLock<'a> {
+    OwnLock {
+        key,
+        value: &hold.value,
+    }
 }
 
 /// A [`Client`] of a lock on one Redis instance.
@@ -114,8 +121,9 @@ impl InstanceClient {
                 "failed to release {key}: this process holds no lock on it"
             ));
         };
-        let released =
-            commands::release(conn, key, &hold.value, self.state.cfg.request_timeout()).await;
+        let released = own_lock(key, &hold)
+            .release(conn, self.state.cfg.request_timeout())
+            .await;
         let completion = match released {
             Ok(true) => Completion::ok(),
             Ok(false) => Completion::fail(format!(
@@ -141,14 +149,13 @@ impl InstanceClient {
             ));
         };
         let invoked_at_ns = clock.now_ns();
-        let extended = commands::extend(
-            conn,
-            key,
-            &hold.value,
-            self.state.cfg.lease_ms,
-            self.state.cfg.request_timeout(),
-        )
-        .await;
+        let extended = own_lock(key, &hold)
+            .extend(
+                conn,
+                self.state.cfg.lease_ms,
+                self.state.cfg.request_timeout(),
+            )
+            .await;
         match extended {
             Ok(true) => granted(hold.token, self.valid_until(invoked_at_ns)),
             Ok(false) => {
@@ -263,8 +270,9 @@ impl Client for InstanceClient {
         };
         for (key, hold) in holds {
             // Best effort: an unreleased lock expires after its TTL.
-            if let Err(failure) =
-                commands::release(&conn, &key, &hold.value, self.state.cfg.request_timeout()).await
+            if let Err(failure) = own_lock(&key, &hold)
+                .release(&conn, self.state.cfg.request_timeout())
+                .await
             {
                 tracing::debug!(process = self.state.process, "{}", failure.message());
             }

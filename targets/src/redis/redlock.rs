@@ -38,7 +38,7 @@ use redis::aio::ConnectionManager;
 use splitbrain_checkers::history::F;
 use splitbrain_vocab::WriteMode;
 
-use super::commands;
+use super::commands::{self, OwnLock};
 use super::connection::lazy_manager;
 use super::deploy::{RedisLayout, RedisPersistence};
 use super::instance_client::no_election;
@@ -243,13 +243,14 @@ impl RedlockClient {
 
     async fn extend_round(&self, key: &str, value: &str) -> Answers {
         let ttl_ms = self.state.cfg.lease_ms;
-        self.round(|conn| commands::extend(conn, key, value, ttl_ms, self.per_node))
+        let lock = OwnLock { key, value };
+        self.round(|conn| lock.extend(conn, ttl_ms, self.per_node))
             .await
     }
 
     async fn release_round(&self, key: &str, value: &str) -> Answers {
-        self.round(|conn| commands::release(conn, key, value, self.per_node))
-            .await
+        let lock = OwnLock { key, value };
+        self.round(|conn| lock.release(conn, self.per_node)).await
     }
 
     async fn acquire(&mut self, key: &str, clock: &HistoryClock) -> Completion {
