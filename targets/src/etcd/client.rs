@@ -63,6 +63,28 @@ struct Grant {
     invoked_at_ns: i64,
 }
 
+/// What an acquire or a campaign says of itself.
+struct Attempt {
+    /// As in "failed to VERB KEY".
+    verb: &'static str,
+    /// Why the process may not queue for a key it holds.
+    held: &'static str,
+    /// What the queued request does.
+    what: &'static str,
+}
+
+const ACQUIRE: Attempt = Attempt {
+    verb: "acquire",
+    held: "this process already holds it",
+    what: "acquire the lock",
+};
+
+const CAMPAIGN: Attempt = Attempt {
+    verb: "campaign for",
+    held: "this process already leads or holds it",
+    what: "win the election",
+};
+
 /// A [`Client`] connected to one etcd node.
 pub struct EtcdClient {
     state: ProcessState<Hold>,
@@ -106,33 +128,16 @@ impl EtcdClient {
     }
 
     async fn acquire(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let grant = match self
-            .first_lease(key, "acquire", "this process already holds it", clock)
-            .await
-        {
-            Ok(grant) => grant,
-            Err(refusal) => return refusal,
+        let lock = |mut etcd: etcd_client::Client, lease_id| async move {
+            let options = LockOptions::new().with_lease(lease_id);
+            etcd.lock(lock_name(key), Some(options)).await
         };
-        let mut etcd = self.etcd.clone();
-        let lock = within(
-            "acquire the lock",
-            Rpc::Unary,
-            self.state.cfg.acquire_timeout(),
-            etcd.lock(
-                lock_name(key),
-                Some(LockOptions::new().with_lease(grant.id)),
-            ),
-        );
-        let (lock, refreshed_while_waiting) = self.keeping_alive(&grant, clock, lock).await;
-        let lock_key = match lock {
-            Ok(resp) => resp.key().to_vec(),
-            Err(failure) => {
-                // The server may still grant the queued request: revoking the
-                // lease deletes any lock key it created.
-                self.revoke_quietly(grant.id).await;
-                return failure.completion();
-            }
-        };
+        let (grant, resp, refreshed_while_waiting) =
+            match self.queue(key, &ACQUIRE, clock, lock).await {
+                Ok(queued) => queued,
+                Err(refusal) => return refusal,
+            };
+        let lock_key = resp.key().to_vec();
         // From here the lock was granted: any failure is `info`, never `fail`.
         let refreshed_at_ns = self
             .keep_alive_once(grant.id, clock)
@@ -160,50 +165,29 @@ impl EtcdClient {
                 "failed to release {key}: this process holds no lock on it"
             ));
         };
-        let mut etcd = self.etcd.clone();
-        let unlock = within(
-            "release the lock",
-            Rpc::Unary,
-            self.state.cfg.request_timeout(),
-            etcd.unlock(lock_key),
-        )
-        .await;
+        let unlock = self
+            .unary("release the lock", |mut etcd| async move {
+                etcd.unlock(lock_key).await
+            })
+            .await;
         self.let_go(key, hold, unlock).await
     }
 
     async fn campaign(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let grant = match self
-            .first_lease(
-                key,
-                "campaign for",
-                "this process already leads or holds it",
-                clock,
-            )
-            .await
-        {
-            Ok(grant) => grant,
+        let process = self.state.process.to_string();
+        let campaign = |mut etcd: etcd_client::Client, lease_id| async move {
+            etcd.campaign(election_name(key), process, lease_id).await
+        };
+        let queued = self.queue(key, &CAMPAIGN, clock, campaign).await;
+        let (grant, mut resp, refreshed_while_waiting) = match queued {
+            Ok(queued) => queued,
             Err(refusal) => return refusal,
         };
-        let mut etcd = self.etcd.clone();
-        let campaign = within(
-            "win the election",
-            Rpc::Unary,
-            self.state.cfg.acquire_timeout(),
-            etcd.campaign(election_name(key), self.state.process.to_string(), grant.id),
-        );
-        let (campaign, refreshed_while_waiting) = self.keeping_alive(&grant, clock, campaign).await;
-        let leader = match campaign.map(|mut resp| resp.take_leader()) {
-            Ok(Some(leader)) => leader,
-            Ok(None) => {
-                self.revoke_quietly(grant.id).await;
-                return Completion::info(format!(
-                    "failed to campaign for {key}: the answer carried no leader key"
-                ));
-            }
-            Err(failure) => {
-                self.revoke_quietly(grant.id).await;
-                return failure.completion();
-            }
+        let Some(leader) = resp.take_leader() else {
+            self.revoke_quietly(grant.id).await;
+            return Completion::info(format!(
+                "failed to campaign for {key}: the answer carried no leader key"
+            ));
         };
         let Ok(term) = u64::try_from(leader.rev()) else {
             self.revoke_quietly(grant.id).await;
@@ -219,23 +203,48 @@ impl EtcdClient {
         self.hold(key, &grant, refreshed_at_ns, term, Role::Leader { leader })
     }
 
-    /// The lease an acquire or a campaign queues with, unless this process
-    /// already holds `key` (then the completion that refuses `verb`).
-    async fn first_lease(
+    /// Grants a lease and queues for `key` with it through `request` (the
+    /// Lock or Campaign call on the lease), keeping the lease alive while it
+    /// waits: the grant, the answer, and the history time of the lease's
+    /// last refresh. `Err` completes an attempt that did not get the key:
+    /// this process holds it already, or no lease was granted, or the wait
+    /// failed.
+    async fn queue<T, Fut>(
         &self,
         key: &str,
-        verb: &str,
-        held: &str,
+        attempt: &Attempt,
         clock: &HistoryClock,
-    ) -> Result<Grant, Completion> {
+        request: impl FnOnce(etcd_client::Client, i64) -> Fut,
+    ) -> Result<(Grant, T, i64), Completion>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
         if self.state.holds.contains_key(key) {
+            let Attempt { verb, held, .. } = attempt;
             return Err(Completion::fail(format!("failed to {verb} {key}: {held}")));
         }
         // A lease that no key is attached to holds nothing, so a failed
         // grant is a failed acquire or campaign whatever the reason.
-        self.grant_lease(clock)
+        let grant = self
+            .grant_lease(clock)
             .await
-            .map_err(|failure| Completion::fail(failure.message()))
+            .map_err(|failure| Completion::fail(failure.message()))?;
+        let timeout = self.state.cfg.acquire_timeout();
+        let wait = within(
+            attempt.what,
+            Rpc::Unary,
+            timeout,
+            request(self.etcd.clone(), grant.id),
+        );
+        match self.keeping_alive(&grant, clock, wait).await {
+            (Ok(answer), refreshed_at_ns) => Ok((grant, answer, refreshed_at_ns)),
+            (Err(failure), _) => {
+                // The server may still grant the queued request: revoking the
+                // lease deletes any key it created.
+                self.revoke_quietly(grant.id).await;
+                Err(failure.completion())
+            }
+        }
     }
 
     /// Records the grant of `key` and completes it: valid for the lease's
@@ -271,14 +280,12 @@ impl EtcdClient {
                 "failed to resign {key}: this process holds it as a lock"
             ));
         };
-        let mut etcd = self.etcd.clone();
-        let resign = within(
-            "resign",
-            Rpc::Unary,
-            self.state.cfg.request_timeout(),
-            etcd.resign(Some(ResignOptions::new().with_leader(leader.clone()))),
-        )
-        .await;
+        let resign = self
+            .unary("resign", |mut etcd| async move {
+                etcd.resign(Some(ResignOptions::new().with_leader(leader.clone())))
+                    .await
+            })
+            .await;
         self.let_go(key, hold, resign).await
     }
 
@@ -314,17 +321,13 @@ impl EtcdClient {
         if let Role::Leader { leader } = &hold.role {
             // A leader's renewal also proves it still leads: proclaim compares
             // the leader key's revision and fails once another process won.
-            let mut etcd = self.etcd.clone();
-            let proclaim = within(
-                "proclaim",
-                Rpc::Unary,
-                self.state.cfg.request_timeout(),
-                etcd.proclaim(
-                    self.state.process.to_string(),
-                    Some(ProclaimOptions::new().with_leader(leader.clone())),
-                ),
-            )
-            .await;
+            let process = self.state.process.to_string();
+            let options = ProclaimOptions::new().with_leader(leader.clone());
+            let proclaim = self
+                .unary("proclaim", |mut etcd| async move {
+                    etcd.proclaim(process, Some(options)).await
+                })
+                .await;
             if let Err(failure) = proclaim {
                 return failure.completion();
             }
@@ -333,14 +336,11 @@ impl EtcdClient {
     }
 
     async fn read(&mut self, key: &str) -> Completion {
-        let mut etcd = self.etcd.clone();
-        let get = within(
-            "read the resource",
-            Rpc::Unary,
-            self.state.cfg.request_timeout(),
-            etcd.get(resource_key(key), None),
-        )
-        .await;
+        let get = self
+            .unary("read the resource", |mut etcd| async move {
+                etcd.get(resource_key(key), None).await
+            })
+            .await;
         // A read changes nothing, so even an unanswered one did not take effect.
         let resp = match get {
             Ok(resp) => resp,
@@ -386,16 +386,12 @@ impl EtcdClient {
         body: Vec<u8>,
     ) -> Result<(Result<(), Failure>, Option<u64>), Completion> {
         let key = inv.key.as_str();
-        let mut etcd = self.etcd.clone();
-        let timeout = self.state.cfg.request_timeout();
         if self.state.write_mode == WriteMode::Unguarded {
-            let put = within(
-                "write the resource",
-                Rpc::Unary,
-                timeout,
-                etcd.put(resource_key(key), body, None),
-            )
-            .await;
+            let put = self
+                .unary("write the resource", |mut etcd| async move {
+                    etcd.put(resource_key(key), body, None).await
+                })
+                .await;
             return Ok((put.map(|_| ()), inv.token));
         }
         let Some((hold, lock_key)) = self.held_lock(key) else {
@@ -416,7 +412,11 @@ impl EtcdClient {
                 revision,
             )])
             .and_then([TxnOp::put(resource_key(key), body, None)]);
-        let txn = within("write the resource", Rpc::Unary, timeout, etcd.txn(txn)).await;
+        let txn = self
+            .unary("write the resource", |mut etcd| async move {
+                etcd.txn(txn).await
+            })
+            .await;
         let fenced = txn.and_then(|resp| {
             Failure::refused_unless(resp.succeeded(), || {
                 format!("failed to write {key}: the lock key no longer has create revision {token}")
@@ -463,15 +463,12 @@ impl EtcdClient {
 
     async fn grant_lease(&self, clock: &HistoryClock) -> Result<Grant, Failure> {
         let ttl_s = lease_ttl_seconds(self.state.cfg.lease_ms);
-        let mut etcd = self.etcd.clone();
         let invoked_at_ns = clock.now_ns();
-        let resp = within(
-            "grant a lease",
-            Rpc::Unary,
-            self.state.cfg.request_timeout(),
-            etcd.lease_grant(ttl_s, None),
-        )
-        .await?;
+        let resp = self
+            .unary("grant a lease", |mut etcd| async move {
+                etcd.lease_grant(ttl_s, None).await
+            })
+            .await?;
         if !resp.error().is_empty() {
             return Err(Failure::Refused(format!(
                 "failed to grant a lease: {}",
@@ -539,30 +536,38 @@ impl EtcdClient {
     }
 
     async fn create_revision(&self, lock_key: &[u8]) -> Result<Option<u64>, Failure> {
-        let mut etcd = self.etcd.clone();
-        let resp = within(
-            "read the lock key's revision",
-            Rpc::Unary,
-            self.state.cfg.request_timeout(),
-            etcd.get(lock_key, None),
-        )
-        .await?;
+        let resp = self
+            .unary("read the lock key's revision", |mut etcd| async move {
+                etcd.get(lock_key, None).await
+            })
+            .await?;
         Ok(resp
             .kvs()
             .first()
             .and_then(|kv| u64::try_from(kv.create_revision()).ok()))
     }
 
+    /// Sends one unary request on this client's connection, bounded by the
+    /// request timeout.
+    async fn unary<T, Fut>(
+        &self,
+        what: &str,
+        request: impl FnOnce(etcd_client::Client) -> Fut,
+    ) -> Result<T, Failure>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let timeout = self.state.cfg.request_timeout();
+        within(what, Rpc::Unary, timeout, request(self.etcd.clone())).await
+    }
+
     /// Best effort: an unrevoked lease expires by itself after its TTL.
     async fn revoke_quietly(&self, lease_id: i64) {
-        let mut etcd = self.etcd.clone();
-        if let Err(failure) = within(
-            "revoke a lease",
-            Rpc::Unary,
-            self.state.cfg.request_timeout(),
-            etcd.lease_revoke(lease_id),
-        )
-        .await
+        if let Err(failure) = self
+            .unary("revoke a lease", |mut etcd| async move {
+                etcd.lease_revoke(lease_id).await
+            })
+            .await
         {
             tracing::debug!(
                 process = self.state.process,
