@@ -3,7 +3,9 @@
 pub mod adapter;
 pub mod client;
 pub mod etcd;
+mod failure;
 pub mod manifest;
+mod process;
 pub mod redis;
 pub mod registry;
 mod resource;

@@ -6,10 +6,12 @@
 //! and, for every fault, whether it applies and why not ([`Applies`]).
 //! Only naming primaries carries a method of its own ([`Primaries`]).
 
+use std::future::Future;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::task::JoinSet;
 
 use splitbrain_vocab::FaultKind;
 
@@ -21,6 +23,24 @@ pub struct NodeAddr {
     /// `n1`..`nN`.
     pub name: String,
     pub ip: Ipv4Addr,
+}
+
+impl NodeAddr {
+    /// Where process `process` is pinned to: node `process mod n`, so that
+    /// processes spread round-robin; none in an empty cluster.
+    pub(crate) fn home_index(nodes: &[NodeAddr], process: u64) -> Option<usize> {
+        let count = u64::try_from(nodes.len()).unwrap_or(u64::MAX);
+        usize::try_from(process.checked_rem(count)?).ok()
+    }
+
+    /// The node process `process` talks to (see [`Self::home_index`]).
+    pub(crate) fn home(nodes: &[NodeAddr], process: u64) -> Result<&NodeAddr, TargetError> {
+        NodeAddr::home_index(nodes, process)
+            .and_then(|i| nodes.get(i))
+            .ok_or_else(|| {
+                TargetError::Client("failed to pick a node: the cluster has none".into())
+            })
+    }
 }
 
 /// How to run the service on one node.
@@ -108,6 +128,9 @@ pub enum ServiceError {
     Json(#[from] serde_json::Error),
 }
 
+/// A fresh client, or why none could be built.
+pub type ClientResult = Result<Box<dyn Client>, TargetError>;
+
 #[async_trait]
 pub trait Target: Send + Sync {
     /// The name used with `--target` and in result paths.
@@ -128,12 +151,7 @@ pub trait Target: Send + Sync {
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError>;
 
     /// A fresh client for logical process `process`.
-    async fn client(
-        &self,
-        nodes: &[NodeAddr],
-        process: u64,
-        cfg: &ClientConfig,
-    ) -> Result<Box<dyn Client>, TargetError>;
+    async fn client(&self, nodes: &[NodeAddr], process: u64, cfg: &ClientConfig) -> ClientResult;
 
     /// The cluster size the target is designed for, when `--nodes` is not given.
     fn default_nodes(&self) -> usize {
@@ -214,4 +232,38 @@ pub enum ClockEntry {
 #[async_trait]
 pub trait Primaries: Send + Sync {
     async fn primaries(&self, nodes: &[NodeAddr], timeout: Duration) -> Vec<String>;
+}
+
+/// The names, sorted, of the nodes whose `ask` answers yes within
+/// `timeout`: every node asked at once (each ask gets its own copy of
+/// `context`), and a node that does not answer in time counts as no: the
+/// way every [`Primaries`] asks its nodes.
+pub(crate) async fn nodes_answering_yes<C, F, Fut>(
+    context: C,
+    nodes: &[NodeAddr],
+    timeout: Duration,
+    ask: F,
+) -> Vec<String>
+where
+    C: Clone,
+    F: Fn(C, NodeAddr) -> Fut,
+    Fut: Future<Output = Option<bool>> + Send + 'static,
+{
+    let mut asks = JoinSet::new();
+    for node in nodes {
+        let name = node.name.clone();
+        let answer = ask(context.clone(), node.clone());
+        asks.spawn(async move {
+            let yes = tokio::time::timeout(timeout, answer).await.ok().flatten();
+            (yes == Some(true)).then_some(name)
+        });
+    }
+    let mut names = Vec::new();
+    while let Some(answer) = asks.join_next().await {
+        if let Ok(Some(name)) = answer {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names
 }

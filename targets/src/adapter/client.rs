@@ -9,10 +9,10 @@
 //! at the service for more than half its lease is renewed before the
 //! `acquire` completes (see `refresh_slow_grant`).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use splitbrain_checkers::history::F;
@@ -21,6 +21,7 @@ use splitbrain_vocab::WriteMode;
 use super::http::NodeHttp;
 use super::outcome::Answer;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::process::{granted, process_value, ProcessState};
 use crate::resource::appended;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -65,24 +66,16 @@ struct LeaderBody {
 
 /// A [`Client`] pinned to one node of an adapter-protocol service.
 pub struct AdapterClient {
+    state: ProcessState<Hold>,
     http: NodeHttp,
     node: String,
     /// The holder name sent with every grant: the process id.
     holder: String,
-    cfg: ClientConfig,
-    write_mode: WriteMode,
-    holds: HashMap<String, Hold>,
-    bases: HashMap<String, Vec<Value>>,
 }
 
 impl std::fmt::Debug for AdapterClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AdapterClient")
-            .field("node", &self.node)
-            .field("holder", &self.holder)
-            .field("write_mode", &self.write_mode)
-            .field("holds", &self.holds)
-            .finish_non_exhaustive()
+        self.state.fmt_client(f, "AdapterClient", &self.node)
     }
 }
 
@@ -98,27 +91,25 @@ impl AdapterClient {
         write_mode: WriteMode,
     ) -> Self {
         AdapterClient {
+            state: ProcessState::new(process, cfg, write_mode),
             http: NodeHttp::new(base.to_string(), cfg.connect_timeout()),
             node: node.to_string(),
             holder: process.to_string(),
-            cfg: cfg.clone(),
-            write_mode,
-            holds: HashMap::new(),
-            bases: HashMap::new(),
         }
     }
 
     /// How long a grant request may wait at the service for the holder to
     /// let go: what the acquire bound leaves after one request's time.
     fn wait_ms(&self) -> u64 {
-        self.cfg
+        self.state
+            .cfg
             .acquire_timeout_ms
-            .saturating_sub(self.cfg.request_timeout_ms)
+            .saturating_sub(self.state.cfg.request_timeout_ms)
     }
 
     async fn grant(&mut self, role: Role, key: &str, clock: &HistoryClock) -> Completion {
         let what = role.path("acquire the lock", "win the election");
-        if self.holds.contains_key(key) {
+        if self.state.holds.contains_key(key) {
             return Completion::fail(format!(
                 "failed to {what} {key}: this process already holds it"
             ));
@@ -127,10 +118,11 @@ impl AdapterClient {
         let body = json!({
             "key": key,
             "holder": self.holder,
-            "lease_ms": self.cfg.lease_ms,
+            "lease_ms": self.state.cfg.lease_ms,
             "wait_ms": wait_ms,
         });
-        let limit = Duration::from_millis(wait_ms.saturating_add(self.cfg.request_timeout_ms));
+        let limit =
+            Duration::from_millis(wait_ms.saturating_add(self.state.cfg.request_timeout_ms));
         let invoked_at_ns = clock.now_ns();
         let path = role.path("/v1/lock/acquire", "/v1/election/campaign");
         match self.http.post(what, path, &body, limit).await {
@@ -140,7 +132,7 @@ impl AdapterClient {
                         token: grant.token,
                         role,
                     };
-                    self.holds.insert(key.to_string(), hold);
+                    self.state.holds.insert(key.to_string(), hold);
                     let first = valid_until(invoked_at_ns, grant.lease_ms);
                     let until = match self
                         .refresh_slow_grant(key, hold, first, grant.lease_ms, clock)
@@ -196,16 +188,21 @@ impl AdapterClient {
             "key": key,
             "holder": self.holder,
             "token": hold.token,
-            "lease_ms": self.cfg.lease_ms,
+            "lease_ms": self.state.cfg.lease_ms,
         });
         let path = hold.role.path("/v1/lock/renew", "/v1/election/proclaim");
         self.http
-            .post("renew the lease", path, &body, self.cfg.request_timeout())
+            .post(
+                "renew the lease",
+                path,
+                &body,
+                self.state.cfg.request_timeout(),
+            )
             .await
     }
 
     async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let Some(hold) = self.holds.get(key).copied() else {
+        let Some(hold) = self.state.holds.get(key).copied() else {
             return Completion::fail(format!(
                 "failed to renew {key}: this process holds no lease on it"
             ));
@@ -226,17 +223,23 @@ impl AdapterClient {
     /// refusal says the service does not count this process as the holder.
     async fn let_go(&mut self, role: Role, key: &str) -> Completion {
         let what = role.path("release the lock", "resign");
-        let Some(hold) = self.holds.get(key).copied().filter(|h| h.role == role) else {
+        let Some(hold) = self
+            .state
+            .holds
+            .get(key)
+            .copied()
+            .filter(|h| h.role == role)
+        else {
             return Completion::fail(format!(
                 "failed to {what} {key}: this process does not hold it"
             ));
         };
-        self.holds.remove(key);
+        self.state.holds.remove(key);
         let body = json!({ "key": key, "holder": self.holder, "token": hold.token });
         let path = role.path("/v1/lock/release", "/v1/election/resign");
         let completion = match self
             .http
-            .post(what, path, &body, self.cfg.request_timeout())
+            .post(what, path, &body, self.state.cfg.request_timeout())
             .await
         {
             Answer::Ok(_) => Completion::ok(),
@@ -248,48 +251,53 @@ impl AdapterClient {
         }
     }
 
-    async fn read(&mut self, key: &str) -> Completion {
+    /// Asks `path` about `key` alone, for a request that changes nothing: any
+    /// failure, even an unanswered request, is a `fail`, since it did not
+    /// take effect; so is an answer that is not a `T` (`unreadable` says so).
+    async fn look<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        key: &str,
+        unreadable: &str,
+    ) -> Result<T, Completion> {
+        let body = json!({ "key": key });
         let answer = self
             .http
-            .post(
-                "read the resource",
-                "/v1/resource/read",
-                &json!({ "key": key }),
-                self.cfg.request_timeout(),
-            )
+            .post(what, path, &body, self.state.cfg.request_timeout())
             .await;
-        // A read changes nothing: even an unanswered one did not take effect.
-        let bytes = match answer {
-            Answer::Ok(bytes) => bytes,
-            Answer::Refused(m) | Answer::Indefinite(m) => return Completion::fail(m),
-        };
-        match serde_json::from_slice::<ReadBody>(&bytes) {
-            Ok(read) => {
-                self.bases.insert(key.to_string(), read.value.clone());
-                Completion {
-                    value: Some(Value::Array(read.value)),
-                    ..Completion::ok()
-                }
-            }
-            Err(e) => Completion::fail(format!(
-                "failed to read the resource {key}: not a list: {e}"
-            )),
+        match answer {
+            Answer::Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Completion::fail(format!("{unreadable}: {e}"))),
+            Answer::Refused(m) | Answer::Indefinite(m) => Err(Completion::fail(m)),
+        }
+    }
+
+    async fn read(&mut self, key: &str) -> Completion {
+        let unreadable = format!("failed to read the resource {key}: not a list");
+        let read = self
+            .look::<ReadBody>("read the resource", "/v1/resource/read", key, &unreadable)
+            .await;
+        match read {
+            Ok(read) => self.state.read(key, read.value),
+            Err(refusal) => refusal,
         }
     }
 
     async fn write(&mut self, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
-        let list = match appended(&self.bases, inv) {
+        let list = match appended(&self.state.bases, inv) {
             Ok(list) => list,
             Err(message) => return Completion::fail(message),
         };
         let held = self
+            .state
             .holds
             .get(key)
             .filter(|h| h.role == Role::Lock)
             .map(|h| h.token);
         let token = inv.token.or(held);
-        let body = match self.write_mode {
+        let body = match self.state.write_mode {
             WriteMode::Fenced => {
                 let Some(token) = token else {
                     return Completion::fail(format!(
@@ -300,49 +308,33 @@ impl AdapterClient {
             }
             WriteMode::Unguarded => json!({ "key": key, "value": list }),
         };
-        let completion = match self
+        let written = self
             .http
             .post(
                 "write the resource",
                 "/v1/resource/write",
                 &body,
-                self.cfg.request_timeout(),
+                self.state.cfg.request_timeout(),
             )
             .await
-        {
-            Answer::Ok(_) => {
-                self.bases.insert(key.to_string(), list);
-                Completion::ok()
-            }
-            Answer::Refused(m) => Completion::fail(m),
-            Answer::Indefinite(m) => {
-                // The resource may or may not hold the element now.
-                self.bases.remove(key);
-                Completion::info(m)
-            }
-        };
+            .into_result();
         Completion {
             token,
-            ..completion
+            ..self.state.wrote(key, list, written.map(|_| ()))
         }
     }
 
     async fn observe(&mut self, key: &str) -> Completion {
-        let answer = self
-            .http
-            .post(
+        let unreadable = format!("failed to observe {key}: unreadable answer");
+        let leader = self
+            .look(
                 "observe the leader",
                 "/v1/election/leader",
-                &json!({ "key": key }),
-                self.cfg.request_timeout(),
+                key,
+                &unreadable,
             )
             .await;
-        // An observation changes nothing: an unanswered one is a `fail`.
-        let bytes = match answer {
-            Answer::Ok(bytes) => bytes,
-            Answer::Refused(m) | Answer::Indefinite(m) => return Completion::fail(m),
-        };
-        match serde_json::from_slice::<LeaderBody>(&bytes) {
+        match leader {
             Ok(LeaderBody {
                 holder: Some(holder),
                 token,
@@ -352,7 +344,7 @@ impl AdapterClient {
                 ..Completion::ok()
             },
             Ok(LeaderBody { holder: None, .. }) => Completion::ok(),
-            Err(e) => Completion::fail(format!("failed to observe {key}: unreadable answer: {e}")),
+            Err(refusal) => refusal,
         }
     }
 }
@@ -381,6 +373,7 @@ impl Client for AdapterClient {
 
     async fn close(&mut self) {
         let held: Vec<(String, Role)> = self
+            .state
             .holds
             .iter()
             .map(|(key, hold)| (key.clone(), hold.role))
@@ -399,14 +392,6 @@ fn outcome(answer: Answer) -> Completion {
     }
 }
 
-fn granted(token: u64, valid_until: i64) -> Completion {
-    Completion {
-        token: Some(token),
-        valid_until: Some(valid_until),
-        ..Completion::ok()
-    }
-}
-
 /// The service cannot have started the lease before the request was sent.
 fn valid_until(invoked_at_ns: i64, lease_ms: u64) -> i64 {
     let lease_ns = i64::try_from(lease_ms)
@@ -417,10 +402,7 @@ fn valid_until(invoked_at_ns: i64, lease_ms: u64) -> i64 {
 
 /// Holders are process ids as text; the history gets them back as numbers.
 fn holder_value(holder: &str) -> Value {
-    match holder.parse::<u64>() {
-        Ok(process) => Value::from(process),
-        Err(_) => Value::String(holder.to_string()),
-    }
+    process_value(holder)
 }
 
 #[cfg(test)]

@@ -35,16 +35,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use splitbrain_vocab::WriteMode;
-use tokio::task::JoinSet;
 
 pub use client::AdapterClient;
 pub use outcome::PROTOCOL_HEADER;
 
 use self::http::NodeHttp;
 use self::outcome::Answer;
-use crate::client::{Client, ClientConfig};
+use crate::client::ClientConfig;
 use crate::manifest::{Manifest, ManifestError, NodeValues, Source};
-use crate::target::{Applies, NodeAddr, Primaries, ServiceCommand, Target, TargetError, Upload};
+use crate::target::{
+    nodes_answering_yes, Applies, ClientResult, NodeAddr, Primaries, ServiceCommand, Target,
+    TargetError, Upload,
+};
 use splitbrain_vocab::FaultKind;
 
 /// What `GET /v1/health` says; only `role` is optional for other services.
@@ -213,21 +215,8 @@ impl Target for AdapterTarget {
         Ok(())
     }
 
-    async fn client(
-        &self,
-        nodes: &[NodeAddr],
-        process: u64,
-        cfg: &ClientConfig,
-    ) -> Result<Box<dyn Client>, TargetError> {
-        let count = u64::try_from(nodes.len()).unwrap_or(u64::MAX);
-        let Some(node) = usize::try_from(process.checked_rem(count).unwrap_or(0))
-            .ok()
-            .and_then(|i| nodes.get(i))
-        else {
-            return Err(TargetError::Client(
-                "failed to pick a node: the cluster has none".into(),
-            ));
-        };
+    async fn client(&self, nodes: &[NodeAddr], process: u64, cfg: &ClientConfig) -> ClientResult {
+        let node = NodeAddr::home(nodes, process)?;
         Ok(Box::new(AdapterClient::new(
             &self.endpoint(node),
             &node.name,
@@ -278,22 +267,10 @@ impl Primaries for AdapterTarget {
     /// The nodes whose health says `role: primary`: two names mean two
     /// nodes that each believe they serve.
     async fn primaries(&self, nodes: &[NodeAddr], timeout: Duration) -> Vec<String> {
-        let mut asks = JoinSet::new();
-        for node in nodes {
-            let target = self.clone();
-            let node = node.clone();
-            asks.spawn(async move {
-                let health = target.health(&node, timeout).await.ok()?;
-                (health.role.as_deref() == Some("primary")).then_some(node.name)
-            });
-        }
-        let mut primaries = Vec::new();
-        while let Some(answer) = asks.join_next().await {
-            if let Ok(Some(name)) = answer {
-                primaries.push(name);
-            }
-        }
-        primaries.sort();
-        primaries
+        nodes_answering_yes(self.clone(), nodes, timeout, |target, node| async move {
+            let health = target.health(&node, timeout).await.ok()?;
+            Some(health.role.as_deref() == Some("primary"))
+        })
+        .await
     }
 }

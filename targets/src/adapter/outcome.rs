@@ -9,6 +9,8 @@
 
 use std::time::Duration;
 
+use crate::failure::Failure;
+
 /// The response header every protocol answer carries, with the version.
 pub const PROTOCOL_HEADER: &str = "splitbrain-protocol";
 
@@ -21,6 +23,17 @@ pub enum Answer {
     Refused(String),
     /// May or may not have taken effect.
     Indefinite(String),
+}
+
+impl Answer {
+    /// The body of a 200, else how the request failed.
+    pub(crate) fn into_result(self) -> Result<Vec<u8>, Failure> {
+        match self {
+            Answer::Ok(body) => Ok(body),
+            Answer::Refused(m) => Err(Failure::Refused(m)),
+            Answer::Indefinite(m) => Err(Failure::Indefinite(m)),
+        }
+    }
 }
 
 /// Classifies a complete HTTP answer to a request made "to `what`".

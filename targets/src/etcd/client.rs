@@ -12,7 +12,6 @@
 //! as a holder stalled by a GC pause would, and the history records every
 //! renewal the lease bound rests on.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -29,6 +28,7 @@ use super::connection::{self, ConnectFailure};
 use super::keys::{election_name, lock_name, resource_key};
 use super::outcome::{is_election_without_leader, Failure, Rpc};
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::process::{granted, process_value, ProcessState};
 use crate::resource::next_list;
 use crate::target::TargetError;
 
@@ -63,26 +63,38 @@ struct Grant {
     invoked_at_ns: i64,
 }
 
+/// What an acquire or a campaign says of itself.
+struct Attempt {
+    /// As in "failed to VERB KEY".
+    verb: &'static str,
+    /// Why the process may not queue for a key it holds.
+    held: &'static str,
+    /// What the queued request does.
+    what: &'static str,
+}
+
+const ACQUIRE: Attempt = Attempt {
+    verb: "acquire",
+    held: "this process already holds it",
+    what: "acquire the lock",
+};
+
+const CAMPAIGN: Attempt = Attempt {
+    verb: "campaign for",
+    held: "this process already leads or holds it",
+    what: "win the election",
+};
+
 /// A [`Client`] connected to one etcd node.
 pub struct EtcdClient {
+    state: ProcessState<Hold>,
     etcd: etcd_client::Client,
     node: String,
-    process: u64,
-    cfg: ClientConfig,
-    write_mode: WriteMode,
-    holds: HashMap<String, Hold>,
-    /// Per resource key, the list this process last read or wrote.
-    bases: HashMap<String, Vec<Value>>,
 }
 
 impl std::fmt::Debug for EtcdClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtcdClient")
-            .field("node", &self.node)
-            .field("process", &self.process)
-            .field("write_mode", &self.write_mode)
-            .field("holds", &self.holds)
-            .finish_non_exhaustive()
+        self.state.fmt_client(f, "EtcdClient", &self.node)
     }
 }
 
@@ -109,48 +121,23 @@ impl EtcdClient {
                     )),
                 })?;
         Ok(EtcdClient {
+            state: ProcessState::new(process, cfg, write_mode),
             etcd,
             node: node.to_string(),
-            process,
-            cfg: cfg.clone(),
-            write_mode,
-            holds: HashMap::new(),
-            bases: HashMap::new(),
         })
     }
 
     async fn acquire(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        if self.holds.contains_key(key) {
-            return Completion::fail(format!(
-                "failed to acquire {key}: this process already holds it"
-            ));
-        }
-        // A lease that no lock key is attached to holds nothing, so a failed
-        // grant is a failed acquire whatever the reason.
-        let grant = match self.grant_lease(clock).await {
-            Ok(grant) => grant,
-            Err(failure) => return Completion::fail(failure.message()),
+        let lock = |mut etcd: etcd_client::Client, lease_id| async move {
+            let options = LockOptions::new().with_lease(lease_id);
+            etcd.lock(lock_name(key), Some(options)).await
         };
-        let mut etcd = self.etcd.clone();
-        let lock = within(
-            "acquire the lock",
-            Rpc::Unary,
-            self.cfg.acquire_timeout(),
-            etcd.lock(
-                lock_name(key),
-                Some(LockOptions::new().with_lease(grant.id)),
-            ),
-        );
-        let (lock, refreshed_while_waiting) = self.keeping_alive(&grant, clock, lock).await;
-        let lock_key = match lock {
-            Ok(resp) => resp.key().to_vec(),
-            Err(failure) => {
-                // The server may still grant the queued request: revoking the
-                // lease deletes any lock key it created.
-                self.revoke_quietly(grant.id).await;
-                return outcome(failure);
-            }
-        };
+        let (grant, resp, refreshed_while_waiting) =
+            match self.queue(key, &ACQUIRE, clock, lock).await {
+                Ok(queued) => queued,
+                Err(refusal) => return refusal,
+            };
+        let lock_key = resp.key().to_vec();
         // From here the lock was granted: any failure is `info`, never `fail`.
         let refreshed_at_ns = self
             .keep_alive_once(grant.id, clock)
@@ -169,17 +156,7 @@ impl EtcdClient {
                 return Completion::info(failure.message());
             }
         };
-        let valid_until = valid_until(refreshed_at_ns, grant.ttl_s);
-        self.holds.insert(
-            key.to_string(),
-            Hold {
-                lease_id: grant.id,
-                ttl_s: grant.ttl_s,
-                token,
-                role: Role::Lock { lock_key },
-            },
-        );
-        granted(token, valid_until)
+        self.hold(key, &grant, refreshed_at_ns, token, Role::Lock { lock_key })
     }
 
     async fn release(&mut self, key: &str) -> Completion {
@@ -188,47 +165,29 @@ impl EtcdClient {
                 "failed to release {key}: this process holds no lock on it"
             ));
         };
-        let mut etcd = self.etcd.clone();
-        let unlock = within(
-            "release the lock",
-            Rpc::Unary,
-            self.cfg.request_timeout(),
-            etcd.unlock(lock_key),
-        )
-        .await;
+        let unlock = self
+            .unary("release the lock", |mut etcd| async move {
+                etcd.unlock(lock_key).await
+            })
+            .await;
         self.let_go(key, hold, unlock).await
     }
 
     async fn campaign(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        if self.holds.contains_key(key) {
-            return Completion::fail(format!(
-                "failed to campaign for {key}: this process already leads or holds it"
-            ));
-        }
-        let grant = match self.grant_lease(clock).await {
-            Ok(grant) => grant,
-            Err(failure) => return Completion::fail(failure.message()),
+        let process = self.state.process.to_string();
+        let campaign = |mut etcd: etcd_client::Client, lease_id| async move {
+            etcd.campaign(election_name(key), process, lease_id).await
         };
-        let mut etcd = self.etcd.clone();
-        let campaign = within(
-            "win the election",
-            Rpc::Unary,
-            self.cfg.acquire_timeout(),
-            etcd.campaign(election_name(key), self.process.to_string(), grant.id),
-        );
-        let (campaign, refreshed_while_waiting) = self.keeping_alive(&grant, clock, campaign).await;
-        let leader = match campaign.map(|mut resp| resp.take_leader()) {
-            Ok(Some(leader)) => leader,
-            Ok(None) => {
-                self.revoke_quietly(grant.id).await;
-                return Completion::info(format!(
-                    "failed to campaign for {key}: the answer carried no leader key"
-                ));
-            }
-            Err(failure) => {
-                self.revoke_quietly(grant.id).await;
-                return outcome(failure);
-            }
+        let queued = self.queue(key, &CAMPAIGN, clock, campaign).await;
+        let (grant, mut resp, refreshed_while_waiting) = match queued {
+            Ok(queued) => queued,
+            Err(refusal) => return refusal,
+        };
+        let Some(leader) = resp.take_leader() else {
+            self.revoke_quietly(grant.id).await;
+            return Completion::info(format!(
+                "failed to campaign for {key}: the answer carried no leader key"
+            ));
         };
         let Ok(term) = u64::try_from(leader.rev()) else {
             self.revoke_quietly(grant.id).await;
@@ -241,21 +200,77 @@ impl EtcdClient {
             .keep_alive_once(grant.id, clock)
             .await
             .unwrap_or(refreshed_while_waiting);
-        let valid_until = valid_until(refreshed_at_ns, grant.ttl_s);
-        self.holds.insert(
+        self.hold(key, &grant, refreshed_at_ns, term, Role::Leader { leader })
+    }
+
+    /// Grants a lease and queues for `key` with it through `request` (the
+    /// Lock or Campaign call on the lease), keeping the lease alive while it
+    /// waits: the grant, the answer, and the history time of the lease's
+    /// last refresh. `Err` completes an attempt that did not get the key:
+    /// this process holds it already, or no lease was granted, or the wait
+    /// failed.
+    async fn queue<T, Fut>(
+        &self,
+        key: &str,
+        attempt: &Attempt,
+        clock: &HistoryClock,
+        request: impl FnOnce(etcd_client::Client, i64) -> Fut,
+    ) -> Result<(Grant, T, i64), Completion>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        if self.state.holds.contains_key(key) {
+            let Attempt { verb, held, .. } = attempt;
+            return Err(Completion::fail(format!("failed to {verb} {key}: {held}")));
+        }
+        // A lease that no key is attached to holds nothing, so a failed
+        // grant is a failed acquire or campaign whatever the reason.
+        let grant = self
+            .grant_lease(clock)
+            .await
+            .map_err(|failure| Completion::fail(failure.message()))?;
+        let timeout = self.state.cfg.acquire_timeout();
+        let wait = within(
+            attempt.what,
+            Rpc::Unary,
+            timeout,
+            request(self.etcd.clone(), grant.id),
+        );
+        match self.keeping_alive(&grant, clock, wait).await {
+            (Ok(answer), refreshed_at_ns) => Ok((grant, answer, refreshed_at_ns)),
+            (Err(failure), _) => {
+                // The server may still grant the queued request: revoking the
+                // lease deletes any key it created.
+                self.revoke_quietly(grant.id).await;
+                Err(failure.completion())
+            }
+        }
+    }
+
+    /// Records the grant of `key` and completes it: valid for the lease's
+    /// TTL from its last refresh.
+    fn hold(
+        &mut self,
+        key: &str,
+        grant: &Grant,
+        refreshed_at_ns: i64,
+        token: u64,
+        role: Role,
+    ) -> Completion {
+        self.state.holds.insert(
             key.to_string(),
             Hold {
                 lease_id: grant.id,
                 ttl_s: grant.ttl_s,
-                token: term,
-                role: Role::Leader { leader },
+                token,
+                role,
             },
         );
-        granted(term, valid_until)
+        granted(token, valid_until(refreshed_at_ns, grant.ttl_s))
     }
 
     async fn resign(&mut self, key: &str) -> Completion {
-        let Some(hold) = self.holds.get(key).cloned() else {
+        let Some(hold) = self.state.holds.get(key).cloned() else {
             return Completion::fail(format!(
                 "failed to resign {key}: this process does not lead it"
             ));
@@ -265,14 +280,12 @@ impl EtcdClient {
                 "failed to resign {key}: this process holds it as a lock"
             ));
         };
-        let mut etcd = self.etcd.clone();
-        let resign = within(
-            "resign",
-            Rpc::Unary,
-            self.cfg.request_timeout(),
-            etcd.resign(Some(ResignOptions::new().with_leader(leader.clone()))),
-        )
-        .await;
+        let resign = self
+            .unary("resign", |mut etcd| async move {
+                etcd.resign(Some(ResignOptions::new().with_leader(leader.clone())))
+                    .await
+            })
+            .await;
         self.let_go(key, hold, resign).await
     }
 
@@ -280,61 +293,54 @@ impl EtcdClient {
     /// lease is revoked and forgotten; on a refusal the process still holds it.
     async fn let_go<T>(&mut self, key: &str, hold: Hold, result: Result<T, Failure>) -> Completion {
         match result {
-            Err(failure @ Failure::Refused(_)) => outcome(failure),
+            Err(failure @ Failure::Refused(_)) => failure.completion(),
             result => {
-                self.holds.remove(key);
+                self.state.holds.remove(key);
                 self.revoke_quietly(hold.lease_id).await;
                 match result {
                     Ok(_) => Completion {
                         token: Some(hold.token),
                         ..Completion::ok()
                     },
-                    Err(failure) => outcome(failure),
+                    Err(failure) => failure.completion(),
                 }
             }
         }
     }
 
     async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let Some(hold) = self.holds.get(key).cloned() else {
+        let Some(hold) = self.state.holds.get(key).cloned() else {
             return Completion::fail(format!(
                 "failed to renew {key}: this process holds no lease on it"
             ));
         };
         let refreshed_at_ns = match self.keep_alive_once(hold.lease_id, clock).await {
             Ok(at) => at,
-            Err(failure) => return outcome(failure),
+            Err(failure) => return failure.completion(),
         };
         if let Role::Leader { leader } = &hold.role {
             // A leader's renewal also proves it still leads: proclaim compares
             // the leader key's revision and fails once another process won.
-            let mut etcd = self.etcd.clone();
-            let proclaim = within(
-                "proclaim",
-                Rpc::Unary,
-                self.cfg.request_timeout(),
-                etcd.proclaim(
-                    self.process.to_string(),
-                    Some(ProclaimOptions::new().with_leader(leader.clone())),
-                ),
-            )
-            .await;
+            let process = self.state.process.to_string();
+            let options = ProclaimOptions::new().with_leader(leader.clone());
+            let proclaim = self
+                .unary("proclaim", |mut etcd| async move {
+                    etcd.proclaim(process, Some(options)).await
+                })
+                .await;
             if let Err(failure) = proclaim {
-                return outcome(failure);
+                return failure.completion();
             }
         }
         granted(hold.token, valid_until(refreshed_at_ns, hold.ttl_s))
     }
 
     async fn read(&mut self, key: &str) -> Completion {
-        let mut etcd = self.etcd.clone();
-        let get = within(
-            "read the resource",
-            Rpc::Unary,
-            self.cfg.request_timeout(),
-            etcd.get(resource_key(key), None),
-        )
-        .await;
+        let get = self
+            .unary("read the resource", |mut etcd| async move {
+                etcd.get(resource_key(key), None).await
+            })
+            .await;
         // A read changes nothing, so even an unanswered one did not take effect.
         let resp = match get {
             Ok(resp) => resp,
@@ -351,16 +357,12 @@ impl EtcdClient {
                 }
             },
         };
-        self.bases.insert(key.to_string(), list.clone());
-        Completion {
-            value: Some(Value::Array(list)),
-            ..Completion::ok()
-        }
+        self.state.read(key, list)
     }
 
     async fn write(&mut self, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
-        let (list, body) = match next_list(&self.bases, inv) {
+        let (list, body) = match next_list(&self.state.bases, inv) {
             Ok(next) => next,
             Err(message) => return Completion::fail(message),
         };
@@ -368,50 +370,29 @@ impl EtcdClient {
             Ok(put) => put,
             Err(refusal) => return refusal,
         };
-        let completion = match result {
-            Ok(true) => {
-                self.bases.insert(key.to_string(), list);
-                Completion::ok()
-            }
-            Ok(false) => Completion::fail(format!(
-                "failed to write {key}: the lock key no longer has create revision {}",
-                token.unwrap_or_default()
-            )),
-            Err(failure) => {
-                if matches!(failure, Failure::Indefinite(_)) {
-                    // The resource may or may not hold the element now.
-                    self.bases.remove(key);
-                }
-                outcome(failure)
-            }
-        };
         Completion {
             token,
-            ..completion
+            ..self.state.wrote(key, list, result)
         }
     }
 
     /// Puts `body` as the resource `inv` writes, as the write mode says:
-    /// whether the put took (a fenced one fails its compare when the lock
-    /// key has moved on), and the token it carried. `Err` is the completion
+    /// whether the put took (a fenced one is refused when its compare fails,
+    /// the lock key having moved on), and the token it carried. `Err` is the completion
     /// of a write refused before anything was sent.
     async fn put_resource(
         &self,
         inv: &Invocation,
         body: Vec<u8>,
-    ) -> Result<(Result<bool, Failure>, Option<u64>), Completion> {
+    ) -> Result<(Result<(), Failure>, Option<u64>), Completion> {
         let key = inv.key.as_str();
-        let mut etcd = self.etcd.clone();
-        let timeout = self.cfg.request_timeout();
-        if self.write_mode == WriteMode::Unguarded {
-            let put = within(
-                "write the resource",
-                Rpc::Unary,
-                timeout,
-                etcd.put(resource_key(key), body, None),
-            )
-            .await;
-            return Ok((put.map(|_| true), inv.token));
+        if self.state.write_mode == WriteMode::Unguarded {
+            let put = self
+                .unary("write the resource", |mut etcd| async move {
+                    etcd.put(resource_key(key), body, None).await
+                })
+                .await;
+            return Ok((put.map(|_| ()), inv.token));
         }
         let Some((hold, lock_key)) = self.held_lock(key) else {
             return Err(Completion::fail(format!(
@@ -431,13 +412,22 @@ impl EtcdClient {
                 revision,
             )])
             .and_then([TxnOp::put(resource_key(key), body, None)]);
-        let txn = within("write the resource", Rpc::Unary, timeout, etcd.txn(txn)).await;
-        Ok((txn.map(|resp| resp.succeeded()), Some(token)))
+        let txn = self
+            .unary("write the resource", |mut etcd| async move {
+                etcd.txn(txn).await
+            })
+            .await;
+        let fenced = txn.and_then(|resp| {
+            Failure::refused_unless(resp.succeeded(), || {
+                format!("failed to write {key}: the lock key no longer has create revision {token}")
+            })
+        });
+        Ok((fenced, Some(token)))
     }
 
     async fn observe(&mut self, key: &str) -> Completion {
         let mut etcd = self.etcd.clone();
-        let timeout = self.cfg.request_timeout();
+        let timeout = self.state.cfg.request_timeout();
         let leader = match tokio::time::timeout(timeout, etcd.leader(election_name(key))).await {
             Ok(Ok(resp)) => resp,
             Ok(Err(e)) if is_election_without_leader(&e) => return Completion::ok(),
@@ -464,7 +454,7 @@ impl EtcdClient {
     }
 
     fn held_lock(&self, key: &str) -> Option<(Hold, Vec<u8>)> {
-        let hold = self.holds.get(key)?;
+        let hold = self.state.holds.get(key)?;
         match &hold.role {
             Role::Lock { lock_key } => Some((hold.clone(), lock_key.clone())),
             Role::Leader { .. } => None,
@@ -472,16 +462,13 @@ impl EtcdClient {
     }
 
     async fn grant_lease(&self, clock: &HistoryClock) -> Result<Grant, Failure> {
-        let ttl_s = lease_ttl_seconds(self.cfg.lease_ms);
-        let mut etcd = self.etcd.clone();
+        let ttl_s = lease_ttl_seconds(self.state.cfg.lease_ms);
         let invoked_at_ns = clock.now_ns();
-        let resp = within(
-            "grant a lease",
-            Rpc::Unary,
-            self.cfg.request_timeout(),
-            etcd.lease_grant(ttl_s, None),
-        )
-        .await?;
+        let resp = self
+            .unary("grant a lease", |mut etcd| async move {
+                etcd.lease_grant(ttl_s, None).await
+            })
+            .await?;
         if !resp.error().is_empty() {
             return Err(Failure::Refused(format!(
                 "failed to grant a lease: {}",
@@ -541,7 +528,7 @@ impl EtcdClient {
         within(
             "renew the lease",
             Rpc::Stream,
-            self.cfg.request_timeout(),
+            self.state.cfg.request_timeout(),
             etcd.lease_keep_alive(lease_id),
         )
         .await?;
@@ -549,32 +536,45 @@ impl EtcdClient {
     }
 
     async fn create_revision(&self, lock_key: &[u8]) -> Result<Option<u64>, Failure> {
-        let mut etcd = self.etcd.clone();
-        let resp = within(
-            "read the lock key's revision",
-            Rpc::Unary,
-            self.cfg.request_timeout(),
-            etcd.get(lock_key, None),
-        )
-        .await?;
+        let resp = self
+            .unary("read the lock key's revision", |mut etcd| async move {
+                etcd.get(lock_key, None).await
+            })
+            .await?;
         Ok(resp
             .kvs()
             .first()
             .and_then(|kv| u64::try_from(kv.create_revision()).ok()))
     }
 
+    /// Sends one unary request on this client's connection, bounded by the
+    /// request timeout.
+    async fn unary<T, Fut>(
+        &self,
+        what: &str,
+        request: impl FnOnce(etcd_client::Client) -> Fut,
+    ) -> Result<T, Failure>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let timeout = self.state.cfg.request_timeout();
+        within(what, Rpc::Unary, timeout, request(self.etcd.clone())).await
+    }
+
     /// Best effort: an unrevoked lease expires by itself after its TTL.
     async fn revoke_quietly(&self, lease_id: i64) {
-        let mut etcd = self.etcd.clone();
-        if let Err(failure) = within(
-            "revoke a lease",
-            Rpc::Unary,
-            self.cfg.request_timeout(),
-            etcd.lease_revoke(lease_id),
-        )
-        .await
+        if let Err(failure) = self
+            .unary("revoke a lease", |mut etcd| async move {
+                etcd.lease_revoke(lease_id).await
+            })
+            .await
         {
-            tracing::debug!(process = self.process, lease_id, "{}", failure.message());
+            tracing::debug!(
+                process = self.state.process,
+                lease_id,
+                "{}",
+                failure.message()
+            );
         }
     }
 }
@@ -602,7 +602,12 @@ impl Client for EtcdClient {
     }
 
     async fn close(&mut self) {
-        let leases: Vec<i64> = self.holds.drain().map(|(_, hold)| hold.lease_id).collect();
+        let leases: Vec<i64> = self
+            .state
+            .holds
+            .drain()
+            .map(|(_, hold)| hold.lease_id)
+            .collect();
         for lease_id in leases {
             self.revoke_quietly(lease_id).await;
         }
@@ -623,32 +628,13 @@ async fn within<T>(
     }
 }
 
-fn outcome(failure: Failure) -> Completion {
-    match failure {
-        Failure::Refused(m) => Completion::fail(m),
-        Failure::Indefinite(m) => Completion::info(m),
-    }
-}
-
-fn granted(token: u64, valid_until: i64) -> Completion {
-    Completion {
-        token: Some(token),
-        valid_until: Some(valid_until),
-        ..Completion::ok()
-    }
-}
-
 fn valid_until(refreshed_at_ns: i64, ttl_s: i64) -> i64 {
     refreshed_at_ns.saturating_add(ttl_s.saturating_mul(NS_PER_SECOND))
 }
 
 /// Campaigns store the process id as text; the history gets it back as a number.
 fn leader_value(raw: &[u8]) -> Value {
-    let text = String::from_utf8_lossy(raw);
-    match text.parse::<u64>() {
-        Ok(process) => Value::from(process),
-        Err(_) => Value::String(text.into_owned()),
-    }
+    process_value(&String::from_utf8_lossy(raw))
 }
 
 #[cfg(test)]

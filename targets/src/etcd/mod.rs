@@ -50,7 +50,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::task::JoinSet;
 
 pub use client::{lease_ttl_seconds, EtcdClient};
 pub use connection::CLIENT_PING_INTERVAL_MS;
@@ -58,9 +57,10 @@ pub use keys::{election_name, lock_name, resource_key};
 pub use splitbrain_vocab::WriteMode;
 
 use self::connection::{ConnectFailure, SERVER_PING_MIN_MS};
-use crate::client::{Client, ClientConfig};
+use crate::client::ClientConfig;
 use crate::target::{
-    Applies, ClockEntry, NodeAddr, Primaries, ServiceCommand, Target, TargetError,
+    nodes_answering_yes, Applies, ClientResult, ClockEntry, NodeAddr, Primaries, ServiceCommand,
+    Target, TargetError,
 };
 use splitbrain_vocab::FaultKind;
 
@@ -215,21 +215,8 @@ impl Target for EtcdTarget {
         }
     }
 
-    async fn client(
-        &self,
-        nodes: &[NodeAddr],
-        process: u64,
-        cfg: &ClientConfig,
-    ) -> Result<Box<dyn Client>, TargetError> {
-        let count = u64::try_from(nodes.len()).unwrap_or(u64::MAX);
-        let Some(node) = usize::try_from(process.checked_rem(count).unwrap_or(0))
-            .ok()
-            .and_then(|i| nodes.get(i))
-        else {
-            return Err(TargetError::Client(
-                "failed to pick a node: the cluster has none".into(),
-            ));
-        };
+    async fn client(&self, nodes: &[NodeAddr], process: u64, cfg: &ClientConfig) -> ClientResult {
+        let node = NodeAddr::home(nodes, process)?;
         let client = EtcdClient::connect(
             &self.endpoint(node),
             &node.name,
@@ -273,28 +260,13 @@ impl Primaries for EtcdTarget {
     /// asked without `require_leader`, so a deposed leader that has not yet
     /// noticed still reports itself: two names mean two self-declared leaders.
     async fn primaries(&self, nodes: &[NodeAddr], timeout: Duration) -> Vec<String> {
-        let mut asks = JoinSet::new();
-        for node in nodes {
-            let target = self.clone();
-            let node = node.clone();
-            asks.spawn(async move {
-                let ask = async {
-                    let mut etcd = target.connect_once(&node, timeout, false).await.ok()?;
-                    let status = etcd.status().await.ok()?;
-                    let member = status.header()?.member_id();
-                    (status.leader() == member).then_some(node.name)
-                };
-                tokio::time::timeout(timeout, ask).await.ok().flatten()
-            });
-        }
-        let mut leaders = Vec::new();
-        while let Some(answer) = asks.join_next().await {
-            if let Ok(Some(name)) = answer {
-                leaders.push(name);
-            }
-        }
-        leaders.sort();
-        leaders
+        nodes_answering_yes(self.clone(), nodes, timeout, |target, node| async move {
+            let mut etcd = target.connect_once(&node, timeout, false).await.ok()?;
+            let status = etcd.status().await.ok()?;
+            let member = status.header()?.member_id();
+            Some(status.leader() == member)
+        })
+        .await
     }
 }
 

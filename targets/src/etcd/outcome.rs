@@ -5,10 +5,10 @@
 //! (timeouts, lost connections, errors raised after a proposal may have been
 //! committed) is `info`: the checker then treats the effect as possible.
 
-use std::time::Duration;
-
 use etcd_client::Error;
 use tonic::Code;
+
+pub(crate) use crate::failure::Failure;
 
 /// The message of etcd's `ErrGRPCNoLeader`.
 const NO_LEADER: &str = "etcdserver: no leader";
@@ -31,36 +31,9 @@ pub(crate) enum Rpc {
     Stream,
 }
 
-/// How a failed request ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The server rejected the request: it did not take effect.
-    Refused(String),
-    /// The request may or may not have taken effect.
-    Indefinite(String),
-}
-
 impl Failure {
-    pub(crate) fn timed_out(what: &str, after: Duration) -> Self {
-        Failure::Indefinite(format!(
-            "failed to {what}: no answer within {} ms",
-            after.as_millis()
-        ))
-    }
-
     pub(crate) fn from_etcd(what: &str, rpc: Rpc, err: &Error) -> Self {
-        let message = format!("failed to {what}: {err}");
-        if is_refusal(rpc, err) {
-            Failure::Refused(message)
-        } else {
-            Failure::Indefinite(message)
-        }
-    }
-
-    pub(crate) fn message(&self) -> &str {
-        match self {
-            Failure::Refused(m) | Failure::Indefinite(m) => m,
-        }
+        Failure::new(is_refusal(rpc, err), format!("failed to {what}: {err}"))
     }
 }
 

@@ -138,37 +138,57 @@ pub(crate) async fn grant(
     Ok(reply.is_some())
 }
 
-/// Deletes lock `key` if it holds `value`; whether it did.
-pub(crate) async fn release(
-    conn: &ConnectionManager,
-    key: &str,
-    value: &str,
-    limit: Duration,
-) -> Result<bool, Failure> {
-    let deleted: u64 = send(conn, "release the lock", limit, |mut conn| async move {
-        let mut invocation = RELEASE.prepare_invoke();
-        invocation.key(lock_key(key)).arg(value);
-        invocation.invoke_async(&mut conn).await
-    })
-    .await?;
-    Ok(deleted == 1)
+/// Lock `key` as its holder knows it: the scripts sent through it act
+/// only while the lock still holds the holder's `value`.
+#[derive(Clone, Copy)]
+pub(crate) struct OwnLock<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) value: &'a str,
 }
 
-/// Sets lock `key`'s TTL to `ttl_ms` if it holds `value`; whether it did.
-pub(crate) async fn extend(
-    conn: &ConnectionManager,
-    key: &str,
-    value: &str,
-    ttl_ms: u64,
-    limit: Duration,
-) -> Result<bool, Failure> {
-    let extended: u64 = send(conn, "renew the lock", limit, |mut conn| async move {
-        let mut invocation = EXTEND.prepare_invoke();
-        invocation.key(lock_key(key)).arg(value).arg(ttl_ms);
-        invocation.invoke_async(&mut conn).await
-    })
-    .await?;
-    Ok(extended == 1)
+impl OwnLock<'_> {
+    /// Deletes the lock; whether it did.
+    pub(crate) async fn release(
+        self,
+        conn: &ConnectionManager,
+        limit: Duration,
+    ) -> Result<bool, Failure> {
+        self.run(conn, "release the lock", &RELEASE, None, limit)
+            .await
+    }
+
+    /// Sets the lock's TTL to `ttl_ms`; whether it did.
+    pub(crate) async fn extend(
+        self,
+        conn: &ConnectionManager,
+        ttl_ms: u64,
+        limit: Duration,
+    ) -> Result<bool, Failure> {
+        self.run(conn, "renew the lock", &EXTEND, Some(ttl_ms), limit)
+            .await
+    }
+
+    /// Runs `script` (which replies 1 or 0) with the value and then `ttl_ms`
+    /// as arguments, when given; whether it acted.
+    async fn run(
+        self,
+        conn: &ConnectionManager,
+        what: &str,
+        script: &Script,
+        ttl_ms: Option<u64>,
+        limit: Duration,
+    ) -> Result<bool, Failure> {
+        let acted: u64 = send(conn, what, limit, |mut conn| async move {
+            let mut invocation = script.prepare_invoke();
+            invocation.key(lock_key(self.key)).arg(self.value);
+            if let Some(ttl_ms) = ttl_ms {
+                invocation.arg(ttl_ms);
+            }
+            invocation.invoke_async(&mut conn).await
+        })
+        .await?;
+        Ok(acted == 1)
+    }
 }
 
 /// The resource's list (empty when the key does not exist). Every failure

@@ -7,17 +7,16 @@
 //! write. Every request is bounded by the [`ClientConfig`] request timeout
 //! here as well as by the connection's own timeouts.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
-use serde_json::Value;
 use splitbrain_checkers::history::F;
 use splitbrain_vocab::WriteMode;
 
-use super::commands;
+use super::commands::{self, OwnLock};
 use super::discovery::Discovery;
+use super::outcome::Failure;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::process::{granted, ProcessState};
 use crate::resource::next_list;
 
 const NS_PER_MS: i64 = 1_000_000;
@@ -49,24 +48,26 @@ struct Hold {
     token: u64,
 }
 
+fn own_lock<'a>(key: &'a str, hold: &'a Hold) -> OwnLock<'a> {
+    OwnLock {
+        key,
+        value: &hold.value,
+    }
+}
+
 /// A [`Client`] of a lock on one Redis instance.
 pub struct InstanceClient {
+    state: ProcessState<Hold>,
     locator: Locator,
-    process: u64,
-    cfg: ClientConfig,
-    write_mode: WriteMode,
-    holds: HashMap<String, Hold>,
-    /// Per resource key, the list this process last read or wrote.
-    bases: HashMap<String, Vec<Value>>,
 }
 
 impl std::fmt::Debug for InstanceClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InstanceClient")
-            .field("process", &self.process)
-            .field("write_mode", &self.write_mode)
-            .field("holds", &self.holds)
-            .finish_non_exhaustive()
+        let at = match &self.locator {
+            Locator::Fixed { node, .. } => node.as_str(),
+            Locator::Sentinel(_) => "the primary the Sentinels name",
+        };
+        self.state.fmt_client(f, "InstanceClient", &at)
     }
 }
 
@@ -78,12 +79,8 @@ impl InstanceClient {
         write_mode: WriteMode,
     ) -> Self {
         InstanceClient {
+            state: ProcessState::new(process, cfg, write_mode),
             locator,
-            process,
-            cfg: cfg.clone(),
-            write_mode,
-            holds: HashMap::new(),
-            bases: HashMap::new(),
         }
     }
 
@@ -93,24 +90,22 @@ impl InstanceClient {
         key: &str,
         clock: &HistoryClock,
     ) -> Completion {
-        let value = commands::random_value(self.process);
+        let value = commands::random_value(self.state.process);
         let invoked_at_ns = clock.now_ns();
-        let granted = commands::grant_with_token(
+        let grant = commands::grant_with_token(
             conn,
             key,
             &value,
-            self.cfg.lease_ms,
-            self.cfg.request_timeout(),
+            self.state.cfg.lease_ms,
+            self.state.cfg.request_timeout(),
         )
         .await;
-        match granted {
+        match grant {
             Ok(Some(token)) => {
-                self.holds.insert(key.to_string(), Hold { value, token });
-                Completion {
-                    token: Some(token),
-                    valid_until: Some(self.valid_until(invoked_at_ns)),
-                    ..Completion::ok()
-                }
+                self.state
+                    .holds
+                    .insert(key.to_string(), Hold { value, token });
+                granted(token, self.valid_until(invoked_at_ns))
             }
             Ok(None) => {
                 Completion::fail(format!("failed to acquire {key}: another grant holds it"))
@@ -121,12 +116,14 @@ impl InstanceClient {
 
     async fn release(&mut self, conn: &ConnectionManager, key: &str) -> Completion {
         // Whatever the answer, this process no longer acts as holder.
-        let Some(hold) = self.holds.remove(key) else {
+        let Some(hold) = self.state.holds.remove(key) else {
             return Completion::fail(format!(
                 "failed to release {key}: this process holds no lock on it"
             ));
         };
-        let released = commands::release(conn, key, &hold.value, self.cfg.request_timeout()).await;
+        let released = own_lock(key, &hold)
+            .release(conn, self.state.cfg.request_timeout())
+            .await;
         let completion = match released {
             Ok(true) => Completion::ok(),
             Ok(false) => Completion::fail(format!(
@@ -146,104 +143,83 @@ impl InstanceClient {
         key: &str,
         clock: &HistoryClock,
     ) -> Completion {
-        let Some(hold) = self.holds.get(key).cloned() else {
+        let Some(hold) = self.state.holds.get(key).cloned() else {
             return Completion::fail(format!(
                 "failed to renew {key}: this process holds no lock on it"
             ));
         };
         let invoked_at_ns = clock.now_ns();
-        let extended = commands::extend(
-            conn,
-            key,
-            &hold.value,
-            self.cfg.lease_ms,
-            self.cfg.request_timeout(),
-        )
-        .await;
+        let extended = own_lock(key, &hold)
+            .extend(
+                conn,
+                self.state.cfg.lease_ms,
+                self.state.cfg.request_timeout(),
+            )
+            .await;
         match extended {
-            Ok(true) => Completion {
-                token: Some(hold.token),
-                valid_until: Some(self.valid_until(invoked_at_ns)),
-                ..Completion::ok()
-            },
+            Ok(true) => granted(hold.token, self.valid_until(invoked_at_ns)),
             Ok(false) => {
-                self.holds.remove(key);
+                self.state.holds.remove(key);
                 Completion::fail(format!(
                     "failed to renew {key}: the lock no longer holds this grant's value (expired)"
                 ))
             }
             Err(failure) => {
                 // The workload stops acting as holder after a failed renewal.
-                self.holds.remove(key);
+                self.state.holds.remove(key);
                 failure.completion()
             }
         }
     }
 
     async fn read(&mut self, conn: &ConnectionManager, key: &str) -> Completion {
-        match commands::read_resource(conn, key, self.cfg.request_timeout()).await {
-            Ok(list) => {
-                self.bases.insert(key.to_string(), list.clone());
-                Completion {
-                    value: Some(Value::Array(list)),
-                    ..Completion::ok()
-                }
-            }
+        match commands::read_resource(conn, key, self.state.cfg.request_timeout()).await {
+            Ok(list) => self.state.read(key, list),
             Err(message) => Completion::fail(message),
         }
     }
 
     async fn write(&mut self, conn: &ConnectionManager, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
-        let (list, body) = match next_list(&self.bases, inv) {
+        let (list, body) = match next_list(&self.state.bases, inv) {
             Ok(next) => next,
             Err(message) => return Completion::fail(message),
         };
-        let limit = self.cfg.request_timeout();
-        let (result, token) = match self.write_mode {
+        let limit = self.state.cfg.request_timeout();
+        let (result, token) = match self.state.write_mode {
             WriteMode::Unguarded => (
-                commands::write_unguarded(conn, key, &body, limit)
-                    .await
-                    .map(|()| true),
+                commands::write_unguarded(conn, key, &body, limit).await,
                 inv.token,
             ),
             WriteMode::Fenced => {
-                let Some(token) = inv.token.or_else(|| self.holds.get(key).map(|h| h.token)) else {
+                let Some(token) = inv
+                    .token
+                    .or_else(|| self.state.holds.get(key).map(|h| h.token))
+                else {
                     return Completion::fail(format!(
                         "failed to write {key}: the write carries no token to fence it with"
                     ));
                 };
+                let fenced = commands::write_fenced(conn, key, token, &body, limit).await;
+                let stale = || {
+                    format!(
+                        "failed to write {key}: token {token} is below the highest the resource accepted"
+                    )
+                };
                 (
-                    commands::write_fenced(conn, key, token, &body, limit).await,
+                    fenced.and_then(|took| Failure::refused_unless(took, stale)),
                     Some(token),
                 )
             }
         };
-        let completion = match result {
-            Ok(true) => {
-                self.bases.insert(key.to_string(), list);
-                Completion::ok()
-            }
-            Ok(false) => Completion::fail(format!(
-                "failed to write {key}: token {} is below the highest the resource accepted",
-                token.unwrap_or_default()
-            )),
-            Err(failure) => {
-                if !failure.is_refused() {
-                    // The resource may or may not hold the element now.
-                    self.bases.remove(key);
-                }
-                failure.completion()
-            }
-        };
         Completion {
             token,
-            ..completion
+            ..self.state.wrote(key, list, result)
         }
     }
 
     fn valid_until(&self, invoked_at_ns: i64) -> i64 {
-        let lease_ns = i64::try_from(self.cfg.lease_ms)
+        let lease_ns = i64::try_from(self.state.cfg.lease_ms)
             .unwrap_or(i64::MAX)
             .saturating_mul(NS_PER_MS);
         invoked_at_ns.saturating_add(lease_ns)
@@ -269,7 +245,7 @@ impl Client for InstanceClient {
             _ => {}
         }
         // Nothing was sent when the primary cannot be found: a refusal.
-        let (node, conn) = match self.locator.locate(&self.cfg).await {
+        let (node, conn) = match self.locator.locate(&self.state.cfg).await {
             Ok(found) => found,
             Err(message) => return Completion::fail(message),
         };
@@ -288,16 +264,17 @@ impl Client for InstanceClient {
     }
 
     async fn close(&mut self) {
-        let holds: Vec<(String, Hold)> = self.holds.drain().collect();
-        let Ok((_, conn)) = self.locator.locate(&self.cfg).await else {
+        let holds: Vec<(String, Hold)> = self.state.holds.drain().collect();
+        let Ok((_, conn)) = self.locator.locate(&self.state.cfg).await else {
             return;
         };
         for (key, hold) in holds {
             // Best effort: an unreleased lock expires after its TTL.
-            if let Err(failure) =
-                commands::release(&conn, &key, &hold.value, self.cfg.request_timeout()).await
+            if let Err(failure) = own_lock(&key, &hold)
+                .release(&conn, self.state.cfg.request_timeout())
+                .await
             {
-                tracing::debug!(process = self.process, "{}", failure.message());
+                tracing::debug!(process = self.state.process, "{}", failure.message());
             }
         }
     }

@@ -11,50 +11,11 @@ use std::time::Duration;
 
 use redis::{ErrorKind, RedisError};
 
-use crate::client::Completion;
-
-/// How a failed request ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// The server did not act on the request.
-    Refused(String),
-    /// The request may or may not have taken effect.
-    Indefinite(String),
-}
+pub(crate) use crate::failure::Failure;
 
 impl Failure {
-    pub(crate) fn timed_out(what: &str, after: Duration) -> Self {
-        Failure::Indefinite(format!(
-            "failed to {what}: no answer within {} ms",
-            after.as_millis()
-        ))
-    }
-
     pub(crate) fn from_redis(what: &str, err: &RedisError) -> Self {
-        let message = format!("failed to {what}: {err}");
-        if is_refusal(err) {
-            Failure::Refused(message)
-        } else {
-            Failure::Indefinite(message)
-        }
-    }
-
-    pub(crate) fn message(&self) -> &str {
-        match self {
-            Failure::Refused(m) | Failure::Indefinite(m) => m,
-        }
-    }
-
-    pub(crate) fn is_refused(&self) -> bool {
-        matches!(self, Failure::Refused(_))
-    }
-
-    /// The completion of an operation that ended with this failure.
-    pub(crate) fn completion(self) -> Completion {
-        match self {
-            Failure::Refused(m) => Completion::fail(m),
-            Failure::Indefinite(m) => Completion::info(m),
-        }
+        Failure::new(is_refusal(err), format!("failed to {what}: {err}"))
     }
 }
 

@@ -29,28 +29,26 @@
 //!
 //! The protected resource lives on the first node, outside the algorithm.
 
-use std::collections::HashMap;
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures_util::future::join_all;
 use redis::aio::ConnectionManager;
-use serde_json::Value;
 use splitbrain_checkers::history::F;
 use splitbrain_vocab::WriteMode;
 
-use super::commands;
+use super::commands::{self, OwnLock};
 use super::connection::lazy_manager;
-use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
+use super::deploy::{RedisLayout, RedisPersistence};
 use super::instance_client::no_election;
 use super::outcome::Failure;
-use super::recipe::{server_command, version_command};
 use super::single::probe_node;
 use super::tokens::TokenSemantics;
 use crate::client::{Client, ClientConfig, Completion, HistoryClock, Invocation};
+use crate::process::ProcessState;
 use crate::resource::next_list;
-use crate::target::{Applies, NodeAddr, ServiceCommand, Target, TargetError};
-use splitbrain_vocab::FaultKind;
+use crate::target::{ClientResult, NodeAddr, Target, TargetError};
 
 /// The number of independent nodes Redlock's author recommends.
 pub const REDLOCK_NODES: usize = 5;
@@ -132,24 +130,11 @@ impl Target for RedlockTarget {
         )
     }
 
-    fn service(&self, node: &NodeAddr, _nodes: &[NodeAddr]) -> ServiceCommand {
-        server_command(&self.layout, node, self.persistence)
-    }
-
-    fn version_command(&self) -> Vec<String> {
-        version_command()
-    }
-
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
         probe_node(node, self.layout.port, timeout).await
     }
 
-    async fn client(
-        &self,
-        nodes: &[NodeAddr],
-        process: u64,
-        cfg: &ClientConfig,
-    ) -> Result<Box<dyn Client>, TargetError> {
+    async fn client(&self, nodes: &[NodeAddr], process: u64, cfg: &ClientConfig) -> ClientResult {
         if nodes.is_empty() {
             return Err(TargetError::Client(
                 "failed to set up Redlock: the cluster has no node".into(),
@@ -171,13 +156,9 @@ impl Target for RedlockTarget {
             conns.push((node.name.clone(), conn));
         }
         Ok(Box::new(RedlockClient {
+            state: ProcessState::new(process, cfg, self.write_mode),
             nodes: conns,
-            process,
-            cfg: cfg.clone(),
             per_node,
-            write_mode: self.write_mode,
-            holds: HashMap::new(),
-            bases: HashMap::new(),
         }))
     }
 
@@ -186,44 +167,26 @@ impl Target for RedlockTarget {
         5
     }
 
-    fn packages(&self) -> Vec<String> {
-        super::deploy::packages()
-    }
-
-    fn data_dir(&self) -> Option<String> {
-        Some(DATA_DIR.to_string())
-    }
-
-    /// Each node expires keys by its own wall clock, which the preload
-    /// shim moves: the fault Kleppmann's critique of Redlock rests on.
-    fn fault(&self, fault: FaultKind) -> Applies {
-        super::deploy::fault(self.persistence, fault)
-    }
+    // Every fault applies as to any Redis target. Each node expires keys by
+    // its own wall clock, which the preload shim moves: the fault
+    // Kleppmann's critique of Redlock rests on.
+    super::deploy::redis_target_methods!(one_server_per_node);
 }
 
 /// A process's Redlock client.
 pub struct RedlockClient {
+    /// Its holds: per lock, the value of this process's grant and its
+    /// validity bound.
+    state: ProcessState<Hold>,
     /// Every node, the resource's first.
     nodes: Vec<(String, ConnectionManager)>,
-    process: u64,
-    cfg: ClientConfig,
     per_node: Duration,
-    write_mode: WriteMode,
-    /// Per lock, the value of this process's grant and its validity bound.
-    holds: HashMap<String, Hold>,
-    bases: HashMap<String, Vec<Value>>,
 }
 
 impl std::fmt::Debug for RedlockClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedlockClient")
-            .field("process", &self.process)
-            .field(
-                "nodes",
-                &self.nodes.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
-            .field("holds", &self.holds)
-            .finish_non_exhaustive()
+        let nodes: Vec<&String> = self.nodes.iter().map(|(n, _)| n).collect();
+        self.state.fmt_client(f, "RedlockClient", &nodes)
     }
 }
 
@@ -249,9 +212,9 @@ impl RedlockClient {
                 .saturating_mul(1_000_000)
         };
         let elapsed_ns = i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX);
-        ms_to_ns(self.cfg.lease_ms)
+        ms_to_ns(self.state.cfg.lease_ms)
             .saturating_sub(elapsed_ns)
-            .saturating_sub(ms_to_ns(redlock_drift_ms(self.cfg.lease_ms)))
+            .saturating_sub(ms_to_ns(redlock_drift_ms(self.state.cfg.lease_ms)))
     }
 
     fn names_where(&self, answers: &Answers, yes: bool) -> String {
@@ -264,37 +227,34 @@ impl RedlockClient {
             .join(",")
     }
 
+    /// Asks every node at once, in node order.
+    async fn round<'a, Fut>(&'a self, ask: impl Fn(&'a ConnectionManager) -> Fut) -> Answers
+    where
+        Fut: Future<Output = Result<bool, Failure>>,
+    {
+        join_all(self.nodes.iter().map(|(_, conn)| ask(conn))).await
+    }
+
     async fn grant_round(&self, key: &str, value: &str) -> Answers {
-        let ttl_ms = self.cfg.lease_ms;
-        join_all(
-            self.nodes
-                .iter()
-                .map(|(_, conn)| commands::grant(conn, key, value, ttl_ms, self.per_node)),
-        )
-        .await
+        let ttl_ms = self.state.cfg.lease_ms;
+        self.round(|conn| commands::grant(conn, key, value, ttl_ms, self.per_node))
+            .await
     }
 
     async fn extend_round(&self, key: &str, value: &str) -> Answers {
-        let ttl_ms = self.cfg.lease_ms;
-        join_all(
-            self.nodes
-                .iter()
-                .map(|(_, conn)| commands::extend(conn, key, value, ttl_ms, self.per_node)),
-        )
-        .await
+        let ttl_ms = self.state.cfg.lease_ms;
+        let lock = OwnLock { key, value };
+        self.round(|conn| lock.extend(conn, ttl_ms, self.per_node))
+            .await
     }
 
     async fn release_round(&self, key: &str, value: &str) -> Answers {
-        join_all(
-            self.nodes
-                .iter()
-                .map(|(_, conn)| commands::release(conn, key, value, self.per_node)),
-        )
-        .await
+        let lock = OwnLock { key, value };
+        self.round(|conn| lock.release(conn, self.per_node)).await
     }
 
     async fn acquire(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let value = commands::random_value(self.process);
+        let value = commands::random_value(self.state.process);
         let started = Instant::now();
         let invoked_at_ns = clock.ns_at(started);
         let answers = self.grant_round(key, &value).await;
@@ -302,7 +262,7 @@ impl RedlockClient {
         let granted = answers.iter().filter(|a| matches!(a, Ok(true))).count();
         if granted >= self.quorum() && validity_ns > 0 {
             let valid_until_ns = invoked_at_ns.saturating_add(validity_ns);
-            self.holds.insert(
+            self.state.holds.insert(
                 key.to_string(),
                 Hold {
                     value,
@@ -350,7 +310,7 @@ impl RedlockClient {
     }
 
     async fn renew(&mut self, key: &str, clock: &HistoryClock) -> Completion {
-        let Some(hold) = self.holds.get(key).cloned() else {
+        let Some(hold) = self.state.holds.get(key).cloned() else {
             return Completion::fail(format!(
                 "failed to renew {key}: this process holds no lock on it"
             ));
@@ -360,7 +320,7 @@ impl RedlockClient {
         // Redlock extends a lock only within its validity: after it, another
         // client may have held a majority in between.
         if invoked_at_ns >= hold.valid_until_ns {
-            self.holds.remove(key);
+            self.state.holds.remove(key);
             return Completion::fail(format!(
                 "failed to renew {key}: its validity ran out {} ms ago",
                 (invoked_at_ns - hold.valid_until_ns) / 1_000_000
@@ -371,7 +331,7 @@ impl RedlockClient {
         let extended = answers.iter().filter(|a| matches!(a, Ok(true))).count();
         if extended >= self.quorum() && validity_ns > 0 {
             let valid_until_ns = invoked_at_ns.saturating_add(validity_ns);
-            if let Some(held) = self.holds.get_mut(key) {
+            if let Some(held) = self.state.holds.get_mut(key) {
                 held.valid_until_ns = valid_until_ns;
             }
             return Completion {
@@ -382,7 +342,7 @@ impl RedlockClient {
         }
         // A renewal on fewer than a quorum extends nothing the client may
         // rely on; the earlier bound stands and the process stops holding.
-        self.holds.remove(key);
+        self.state.holds.remove(key);
         Completion::fail(format!(
             "failed to renew {key}: extended on {extended} of {} nodes, quorum {}, validity {} ms",
             self.nodes.len(),
@@ -392,7 +352,7 @@ impl RedlockClient {
     }
 
     async fn release(&mut self, key: &str) -> Completion {
-        let Some(hold) = self.holds.remove(key) else {
+        let Some(hold) = self.state.holds.remove(key) else {
             return Completion::fail(format!(
                 "failed to release {key}: this process holds no lock on it"
             ));
@@ -417,17 +377,11 @@ impl RedlockClient {
 
     async fn read(&mut self, key: &str) -> Completion {
         let (node, conn) = self.resource();
-        let completion = match commands::read_resource(&conn, key, self.cfg.request_timeout()).await
-        {
-            Ok(list) => {
-                self.bases.insert(key.to_string(), list.clone());
-                Completion {
-                    value: Some(Value::Array(list)),
-                    ..Completion::ok()
-                }
-            }
-            Err(message) => Completion::fail(message),
-        };
+        let completion =
+            match commands::read_resource(&conn, key, self.state.cfg.request_timeout()).await {
+                Ok(list) => self.state.read(key, list),
+                Err(message) => Completion::fail(message),
+            };
         Completion {
             node: Some(node),
             ..completion
@@ -436,29 +390,19 @@ impl RedlockClient {
 
     async fn write(&mut self, inv: &Invocation) -> Completion {
         let key = inv.key.as_str();
-        if self.write_mode == WriteMode::Fenced {
+        if self.state.write_mode == WriteMode::Fenced {
             return Completion::fail(format!(
                 "failed to write {key}: Redlock offers no fencing token to guard the write with"
             ));
         }
-        let (list, body) = match next_list(&self.bases, inv) {
+        let (list, body) = match next_list(&self.state.bases, inv) {
             Ok(next) => next,
             Err(message) => return Completion::fail(message),
         };
         let (node, conn) = self.resource();
-        let completion =
-            match commands::write_unguarded(&conn, key, &body, self.cfg.request_timeout()).await {
-                Ok(()) => {
-                    self.bases.insert(key.to_string(), list);
-                    Completion::ok()
-                }
-                Err(failure) => {
-                    if !failure.is_refused() {
-                        self.bases.remove(key);
-                    }
-                    failure.completion()
-                }
-            };
+        let written =
+            commands::write_unguarded(&conn, key, &body, self.state.cfg.request_timeout()).await;
+        let completion = self.state.wrote(key, list, written);
         Completion {
             token: inv.token,
             node: Some(node),
@@ -485,7 +429,7 @@ impl Client for RedlockClient {
     }
 
     async fn close(&mut self) {
-        let holds: Vec<(String, Hold)> = self.holds.drain().collect();
+        let holds: Vec<(String, Hold)> = self.state.holds.drain().collect();
         for (key, Hold { value, .. }) in holds {
             // Best effort: an unreleased lock expires after its TTL.
             self.release_round(&key, &value).await;

@@ -30,20 +30,20 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use splitbrain_vocab::WriteMode;
-use tokio::task::JoinSet;
 
 use super::commands;
 use super::connection::connect_once;
-use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
+use super::deploy::{RedisLayout, RedisPersistence};
 use super::discovery::{ask_primary, Discovery, MASTER_NAME};
 use super::instance_client::{InstanceClient, Locator};
 use super::outcome::within;
-use super::recipe::{server_with_sentinel_command, version_command, Monitor};
+use super::recipe::{server_with_sentinel_command, Monitor};
 use super::single::probe_node;
 use super::tokens::TokenSemantics;
-use crate::client::{Client, ClientConfig};
-use crate::target::{Applies, NodeAddr, Primaries, ServiceCommand, Target, TargetError};
-use splitbrain_vocab::FaultKind;
+use crate::client::ClientConfig;
+use crate::target::{
+    nodes_answering_yes, ClientResult, NodeAddr, Primaries, ServiceCommand, Target, TargetError,
+};
 
 /// How long a primary must be unreachable before a Sentinel thinks it down
 /// (Sentinel's own default is 30 s, far beyond a one-minute run).
@@ -170,10 +170,6 @@ impl Target for SentinelTarget {
         server_with_sentinel_command(&self.layout, node, self.persistence, &self.monitor(nodes))
     }
 
-    fn version_command(&self) -> Vec<String> {
-        version_command()
-    }
-
     /// The data node answers a read (and, on a replica, has finished its
     /// initial sync), and the Sentinel beside it knows a replica and enough
     /// other Sentinels to reach its quorum: until then a failover could not
@@ -198,19 +194,12 @@ impl Target for SentinelTarget {
         }
     }
 
-    async fn client(
-        &self,
-        nodes: &[NodeAddr],
-        process: u64,
-        cfg: &ClientConfig,
-    ) -> Result<Box<dyn Client>, TargetError> {
-        if nodes.is_empty() {
+    async fn client(&self, nodes: &[NodeAddr], process: u64, cfg: &ClientConfig) -> ClientResult {
+        let Some(home) = NodeAddr::home_index(nodes, process) else {
             return Err(TargetError::Client(
                 "failed to pick a Sentinel: the cluster has none".into(),
             ));
-        }
-        let count = u64::try_from(nodes.len()).unwrap_or(u64::MAX);
-        let home = usize::try_from(process % count).unwrap_or(0);
+        };
         let discovery = Discovery::connect(nodes, home, &self.layout, cfg)?;
         Ok(Box::new(InstanceClient::new(
             Locator::Sentinel(discovery),
@@ -224,21 +213,12 @@ impl Target for SentinelTarget {
         Some(self)
     }
 
-    fn packages(&self) -> Vec<String> {
-        super::deploy::packages()
-    }
-
-    fn data_dir(&self) -> Option<String> {
-        Some(DATA_DIR.to_string())
-    }
-
-    /// Kill and pause hit redis-server, not the Sentinel beside it. Both
-    /// read the skewed clock (the shim's environment reaches both through
-    /// the node's start script); a Sentinel whose clock jumps enters TILT
-    /// mode for 30 s and takes no action.
-    fn fault(&self, fault: FaultKind) -> Applies {
-        super::deploy::fault(self.persistence, fault)
-    }
+    // Every fault applies as to any Redis target. Kill and pause hit
+    // redis-server, not the Sentinel beside it. Both read the skewed clock
+    // (the shim's environment reaches both through the node's start
+    // script); a Sentinel whose clock jumps enters TILT mode for 30 s and
+    // takes no action.
+    super::deploy::redis_target_methods!();
 }
 
 #[async_trait]
@@ -246,26 +226,11 @@ impl Primaries for SentinelTarget {
     /// The nodes that, asked directly with `ROLE`, say they are a primary:
     /// two names while an isolated old primary has not yet been demoted.
     async fn primaries(&self, nodes: &[NodeAddr], timeout: Duration) -> Vec<String> {
-        let mut asks = JoinSet::new();
-        for node in nodes {
-            let node = node.clone();
-            let port = self.layout.port;
-            asks.spawn(async move {
-                let ask = async {
-                    let mut conn = connect_once(node.ip, port, timeout).await.ok()?;
-                    let role = commands::role(&mut conn, timeout).await.ok()?;
-                    (role == commands::Role::Primary).then_some(node.name)
-                };
-                tokio::time::timeout(timeout, ask).await.ok().flatten()
-            });
-        }
-        let mut primaries = Vec::new();
-        while let Some(answer) = asks.join_next().await {
-            if let Ok(Some(name)) = answer {
-                primaries.push(name);
-            }
-        }
-        primaries.sort();
-        primaries
+        nodes_answering_yes(self.layout.port, nodes, timeout, |port, node| async move {
+            let mut conn = connect_once(node.ip, port, timeout).await.ok()?;
+            let role = commands::role(&mut conn, timeout).await.ok()?;
+            Some(role == commands::Role::Primary)
+        })
+        .await
     }
 }

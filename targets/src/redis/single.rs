@@ -7,13 +7,11 @@ use splitbrain_vocab::WriteMode;
 
 use super::commands;
 use super::connection::{connect_once, lazy_manager};
-use super::deploy::{RedisLayout, RedisPersistence, DATA_DIR};
+use super::deploy::{RedisLayout, RedisPersistence};
 use super::instance_client::{InstanceClient, Locator};
-use super::recipe::{server_command, version_command};
 use super::tokens::TokenSemantics;
-use crate::client::{Client, ClientConfig};
-use crate::target::{Applies, NodeAddr, ServiceCommand, Target, TargetError};
-use splitbrain_vocab::FaultKind;
+use crate::client::ClientConfig;
+use crate::target::{ClientResult, NodeAddr, Target, TargetError};
 
 /// A single redis-server; the lock, its counter and the resource all live there.
 #[derive(Debug, Clone)]
@@ -86,24 +84,11 @@ impl Target for RedisTarget {
         "redis"
     }
 
-    fn service(&self, node: &NodeAddr, _nodes: &[NodeAddr]) -> ServiceCommand {
-        server_command(&self.layout, node, self.persistence)
-    }
-
-    fn version_command(&self) -> Vec<String> {
-        version_command()
-    }
-
     async fn probe(&self, node: &NodeAddr, timeout: Duration) -> Result<(), TargetError> {
         probe_node(node, self.layout.port, timeout).await
     }
 
-    async fn client(
-        &self,
-        nodes: &[NodeAddr],
-        process: u64,
-        cfg: &ClientConfig,
-    ) -> Result<Box<dyn Client>, TargetError> {
+    async fn client(&self, nodes: &[NodeAddr], process: u64, cfg: &ClientConfig) -> ClientResult {
         let Some(node) = nodes.first() else {
             return Err(TargetError::Client(
                 "failed to pick a node: the cluster has none".into(),
@@ -131,15 +116,5 @@ impl Target for RedisTarget {
         1
     }
 
-    fn packages(&self) -> Vec<String> {
-        super::deploy::packages()
-    }
-
-    fn data_dir(&self) -> Option<String> {
-        Some(DATA_DIR.to_string())
-    }
-
-    fn fault(&self, fault: FaultKind) -> Applies {
-        super::deploy::fault(self.persistence, fault)
-    }
+    super::deploy::redis_target_methods!(one_server_per_node);
 }
