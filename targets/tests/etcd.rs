@@ -11,7 +11,7 @@ use splitbrain_targets::client::{ClientConfig, HistoryClock};
 use splitbrain_targets::etcd::{election_name, lock_name, WriteMode};
 use splitbrain_targets::target::Target;
 use splitbrain_testkit::beds::{etcd, etcd_config, etcd_keys};
-use splitbrain_testkit::ops::{inv, run};
+use splitbrain_testkit::ops::{inv, run, write_k};
 
 /// Scheduling slack on a shared 2-core machine.
 const SLACK: Duration = Duration::from_millis(500);
@@ -25,13 +25,9 @@ async fn a_fenced_write_naming_a_token_without_a_lock_is_refused_client_side() {
     let clock = HistoryClock::start();
     let mut p0 = cluster.client(0, &etcd_config()).await;
     run(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    let unlocked = run(
-        p0.as_mut(),
-        &clock,
-        inv(F::Write, "k", Some(1), Some(json!(1))),
-    )
-    .await
-    .completion;
+    let unlocked = run(p0.as_mut(), &clock, write_k(Some(1), 1))
+        .await
+        .completion;
     assert_eq!(unlocked.kind, OpType::Fail, "{unlocked:?}");
 }
 
@@ -100,13 +96,7 @@ async fn a_member_without_quorum_refuses_writes_as_fail() {
     // no leader, and require_leader makes it refuse before acting.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let started = Instant::now();
-    let refused = run(
-        p2.as_mut(),
-        &clock,
-        inv(F::Write, "k", None, Some(json!(1))),
-    )
-    .await
-    .completion;
+    let refused = run(p2.as_mut(), &clock, write_k(None, 1)).await.completion;
     assert_eq!(refused.kind, OpType::Fail, "{refused:?}");
     assert!(
         refused
@@ -121,13 +111,7 @@ async fn a_member_without_quorum_refuses_writes_as_fail() {
         started.elapsed()
     );
     // A refusal leaves the basis in place: the process may write again.
-    let again = run(
-        p2.as_mut(),
-        &clock,
-        inv(F::Write, "k", None, Some(json!(1))),
-    )
-    .await
-    .completion;
+    let again = run(p2.as_mut(), &clock, write_k(None, 1)).await.completion;
     assert_eq!(again.kind, OpType::Fail, "{again:?}");
 }
 

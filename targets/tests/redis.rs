@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_targets::client::{ClientConfig, HistoryClock};
 use splitbrain_testkit::beds::{redis_config, redlock};
-use splitbrain_testkit::ops::{inv, ok, run, Done};
+use splitbrain_testkit::ops::{inv, ok, run, write_k, Done};
 
 /// Scheduling slack on a shared 2-core machine.
 const SLACK: Duration = Duration::from_millis(500);
@@ -195,13 +195,7 @@ mod redlock {
         ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
         let read = ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
         assert_eq!(read.node.as_deref(), Some("n1"));
-        let write = run(
-            p0.as_mut(),
-            &clock,
-            inv(F::Write, "k", None, Some(json!(1))),
-        )
-        .await
-        .completion;
+        let write = run(p0.as_mut(), &clock, write_k(None, 1)).await.completion;
         assert_eq!(write.kind, OpType::Fail, "{write:?}");
         assert!(write.error.is_some_and(|e| e.contains("no fencing token")));
     }
@@ -213,18 +207,8 @@ mod redlock {
         let mut p0 = redlock.client(0, &redis_config()).await;
         ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
         ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-        ok(
-            p0.as_mut(),
-            &clock,
-            inv(F::Write, "k", None, Some(json!(7))),
-        )
-        .await;
-        ok(
-            p0.as_mut(),
-            &clock,
-            inv(F::Write, "k", None, Some(json!(8))),
-        )
-        .await;
+        ok(p0.as_mut(), &clock, write_k(None, 7)).await;
+        ok(p0.as_mut(), &clock, write_k(None, 8)).await;
         let read = ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
         assert_eq!(read.value, Some(json!([7, 8])));
     }

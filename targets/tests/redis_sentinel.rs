@@ -43,22 +43,12 @@ async fn settled_three() -> LocalCluster<SentinelTarget> {
                 else {
                     return false;
                 };
-                let replicas: Vec<HashMap<String, String>> = redis::cmd("SENTINEL")
-                    .arg("replicas")
-                    .arg(MASTER_NAME)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap_or_default();
+                let replicas = sentinel_list(&mut conn, "replicas").await;
                 let up = replicas
                     .iter()
                     .filter(|r| r.get("flags").is_some_and(|f| f == "slave"))
                     .count();
-                let peers: Vec<HashMap<String, String>> = redis::cmd("SENTINEL")
-                    .arg("sentinels")
-                    .arg(MASTER_NAME)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap_or_default();
+                let peers = sentinel_list(&mut conn, "sentinels").await;
                 if up != 2 || peers.len() != 2 {
                     return false;
                 }
@@ -68,6 +58,20 @@ async fn settled_three() -> LocalCluster<SentinelTarget> {
     )
     .await;
     cluster
+}
+
+/// `SENTINEL {what} <master>`: the replicas or the other Sentinels this one
+/// knows, each as its fields; none where the Sentinel does not answer.
+async fn sentinel_list(
+    conn: &mut redis::aio::MultiplexedConnection,
+    what: &str,
+) -> Vec<HashMap<String, String>> {
+    redis::cmd("SENTINEL")
+        .arg(what)
+        .arg(MASTER_NAME)
+        .query_async(conn)
+        .await
+        .unwrap_or_default()
 }
 
 async fn sentinel(
