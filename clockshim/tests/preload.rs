@@ -19,16 +19,14 @@ fn zero_offset_reads_real_time() {
     let node = Node::new();
     node.set(ClockState::REAL);
     let mut probe = shimmed_probe(&node);
-    let s = bracketed_sample(&node, &mut probe);
-    s.assert_real("zero offset");
+    bracketed_sample(&node, &mut probe).assert_real("zero offset");
 }
 
 #[test]
 fn without_state_file_the_shim_reads_real_time() {
     let node = Node::new();
     let mut probe = shimmed_probe(&node);
-    let s = bracketed_sample(&node, &mut probe);
-    s.assert_real("no state file");
+    bracketed_sample(&node, &mut probe).assert_real("no state file");
 
     let mut unset = python3();
     unset.env("LD_PRELOAD", node.path("libclockshim.so"));
@@ -81,8 +79,7 @@ fn running_process_sees_live_updates_of_the_state_file() {
     bracketed_sample(&node, &mut probe).assert_wall_offset(-30 * SEC_NS, "after a live -30 s");
 
     node.set(ClockState::REAL);
-    let s = bracketed_sample(&node, &mut probe);
-    s.assert_real("after the heal");
+    bracketed_sample(&node, &mut probe).assert_real("after the heal");
 }
 
 #[test]

@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::or_skip;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::redis_spec;
@@ -32,12 +33,20 @@ async fn cluster_or_skip(test: &str, name: &str, nodes: usize) -> Option<Cluster
 
 /// As [`cluster_or_skip`], with Redis under the shim answering on every
 /// node, each with its own state file.
-async fn shimmed_redis_or_skip(test: &str, name: &str, nodes: usize) -> Option<Cluster> {
+async fn shimmed_redis(test: &str, name: &str, nodes: usize) -> Option<Cluster> {
     let cluster = cluster_or_skip(test, name, nodes).await?;
     for node in 1..=nodes {
         start_redis(&cluster, &format!("n{node}"), true).await;
     }
     Some(cluster)
+}
+
+/// Heals n1's clock, checks its Redis reads real time again, and removes
+/// the cluster.
+async fn heal_and_teardown(cluster: Cluster, what: &str) {
+    clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_redis_time(&cluster, "n1", 0, what).await;
+    cluster.teardown(None).await.expect("teardown failed");
 }
 
 async fn redis_cli(cluster: &Cluster, node: &str, args: &[&str]) -> String {
@@ -120,9 +129,8 @@ async fn assert_redis_time(cluster: &Cluster, node: &str, offset_us: i64, what: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bump_of_60_s_moves_only_that_nodes_redis_time_and_heal_brings_it_back() {
-    let cluster = common::or_skip!(
-        shimmed_redis_or_skip("bump_of_60_s_moves_only_that_nodes_redis_time", "bump", 2).await
-    );
+    let cluster =
+        or_skip!(shimmed_redis("bump_of_60_s_moves_only_that_nodes_redis_time", "bump", 2).await);
     assert_redis_time(&cluster, "n1", 0, "before the bump").await;
     assert_redis_time(&cluster, "n2", 0, "before the bump").await;
 
@@ -193,9 +201,8 @@ async fn redis_time_us(cluster: &Cluster, node: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bump_of_120_s_expires_a_60_s_redis_key_at_once_only_on_that_node() {
-    let cluster = common::or_skip!(
-        shimmed_redis_or_skip("bump_of_120_s_expires_a_60_s_redis_key", "expiry", 2).await
-    );
+    let cluster =
+        or_skip!(shimmed_redis("bump_of_120_s_expires_a_60_s_redis_key", "expiry", 2).await);
     for node in ["n1", "n2"] {
         assert_eq!(
             redis_cli(&cluster, node, &["SET", "lock", "holder-1", "PX", "60000"]).await,
@@ -240,7 +247,7 @@ async fn bump_of_120_s_expires_a_60_s_redis_key_at_once_only_on_that_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_without_the_shim_is_skewed_through_its_vdso_and_healed_to_the_original_bytes() {
-    let cluster = common::or_skip!(
+    let cluster = or_skip!(
         cluster_or_skip(
             "redis_without_the_shim_is_skewed_through_its_vdso",
             "vdso",
@@ -302,9 +309,7 @@ async fn redis_without_the_shim_is_skewed_through_its_vdso_and_healed_to_the_ori
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strobe_makes_redis_time_alternate_between_two_offsets() {
-    let cluster = common::or_skip!(
-        shimmed_redis_or_skip("strobe_makes_redis_time_alternate", "strobe", 1).await
-    );
+    let cluster = or_skip!(shimmed_redis("strobe_makes_redis_time_alternate", "strobe", 1).await);
     clock::bump(&cluster, "n1", 5_000)
         .await
         .expect("bump failed");
@@ -334,16 +339,12 @@ async fn strobe_makes_redis_time_alternate_between_two_offsets() {
         "in {STROBE_WATCH_MS} ms redis showed +5 s {low} times and +25 s {high} times"
     );
 
-    clock::heal(&cluster, "n1").await.expect("heal failed");
-    assert_redis_time(&cluster, "n1", 0, "after healing the strobe").await;
-    cluster.teardown(None).await.expect("teardown failed");
+    heal_and_teardown(cluster, "after healing the strobe").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skew_set_while_the_service_is_down_applies_when_it_restarts() {
-    let cluster = common::or_skip!(
-        shimmed_redis_or_skip("skew_set_while_the_service_is_down", "restart", 1).await
-    );
+    let cluster = or_skip!(shimmed_redis("skew_set_while_the_service_is_down", "restart", 1).await);
     assert_eq!(cluster.kill_service("n1").await.expect("kill failed"), 1);
 
     let outcome = clock::bump(&cluster, "n1", 60_000)
@@ -357,7 +358,5 @@ async fn skew_set_while_the_service_is_down_applies_when_it_restarts() {
     wait_for_pong(&cluster, "n1").await;
     assert_redis_time(&cluster, "n1", 60 * SEC_US, "restarted under a +60 s skew").await;
 
-    clock::heal(&cluster, "n1").await.expect("heal failed");
-    assert_redis_time(&cluster, "n1", 0, "after the heal").await;
-    cluster.teardown(None).await.expect("teardown failed");
+    heal_and_teardown(cluster, "after the heal").await;
 }

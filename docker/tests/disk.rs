@@ -4,6 +4,7 @@
 //! a cluster without a data directory refuses the fault.
 mod common;
 
+use common::or_skip;
 use std::time::Duration;
 
 use splitbrain_docker::fault::disk;
@@ -31,7 +32,7 @@ async fn write_probe(cluster: &Cluster, node: &str, name: &str) -> Result<(), St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_data_dir_fails_writes_with_enospc_until_healed_while_the_service_runs() {
     let test = "full_data_dir_fails_writes_with_enospc";
-    let engine = common::or_skip!(common::engine_or_skip(test).await);
+    let engine = or_skip!(common::engine_or_skip(test).await);
     let mut spec = common::cluster_spec(&engine, "disk", 1).await;
     spec.data_dir = Some(DataDir {
         path: DATA_DIR.to_string(),
@@ -87,8 +88,7 @@ async fn full_data_dir_fails_writes_with_enospc_until_healed_while_the_service_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_without_a_data_dir_refuses_the_disk_fault() {
     let test = "cluster_without_a_data_dir_refuses_the_disk_fault";
-    let (engine, cluster, run_id) =
-        common::or_skip!(common::cluster_or_skip(test, "nodisk", 1).await);
+    let (engine, cluster, run_id) = or_skip!(common::cluster_or_skip(test, "nodisk", 1).await);
     let err = disk::apply(&cluster, "n1").await.unwrap_err();
     assert_eq!(
         err.to_string(),

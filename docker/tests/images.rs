@@ -2,15 +2,15 @@
 //! reused when its tag is present.
 mod common;
 
+use common::or_skip;
 use std::time::Instant;
 
 use splitbrain_docker::images::{self, BaseImageSpec};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_image_is_reused_when_its_tag_is_present() {
-    let engine = common::or_skip!(
-        common::engine_or_skip("base_image_is_reused_when_its_tag_is_present").await
-    );
+    let engine =
+        or_skip!(common::engine_or_skip("base_image_is_reused_when_its_tag_is_present").await);
     let started = Instant::now();
     let spec = BaseImageSpec::with_packages(&common::SERVICE_PACKAGES);
     let first = images::ensure(&engine, &spec, |l| eprintln!("image: {l}"))

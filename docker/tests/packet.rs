@@ -2,6 +2,7 @@
 //! chosen peers, and heal completely.
 mod common;
 
+use common::or_skip;
 use splitbrain_docker::fault::packet;
 use splitbrain_docker::{Cluster, ExecOutput, PacketFault};
 
@@ -19,9 +20,8 @@ async fn ping_n2_from_n1(cluster: &Cluster, flags: &[&str], timeout_s: u64) -> E
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
-    let (engine, cluster, run_id) = common::or_skip!(
-        common::cluster_or_skip("delay_of_200ms_shows_in_round_trips", "delay", 3).await
-    );
+    let (engine, cluster, run_id) =
+        or_skip!(common::cluster_or_skip("delay_of_200ms_shows_in_round_trips", "delay", 3).await);
 
     let baseline = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
     assert!(baseline < 50.0, "baseline rtt {baseline} ms");
@@ -60,7 +60,7 @@ async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn total_loss_silences_and_full_duplication_doubles_replies() {
-    let (engine, cluster, run_id) = common::or_skip!(
+    let (engine, cluster, run_id) = or_skip!(
         common::cluster_or_skip(
             "total_loss_silences_and_full_duplication_doubles",
             "loss",
@@ -105,7 +105,7 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reordered_packets_overtake_delayed_ones() {
-    let (engine, cluster, run_id) = common::or_skip!(
+    let (engine, cluster, run_id) = or_skip!(
         common::cluster_or_skip("reordered_packets_overtake_delayed_ones", "reorder", 2).await
     );
     let fault = PacketFault {

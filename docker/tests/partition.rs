@@ -2,6 +2,7 @@
 //! heal completely.
 mod common;
 
+use common::or_skip;
 use std::time::Duration;
 
 use splitbrain_docker::fault::partition;
@@ -10,8 +11,7 @@ use splitbrain_docker::topology::complete;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores_all() {
     let test = "n1_cut_from_n2_n3";
-    let (engine, cluster, run_id) =
-        common::or_skip!(common::cluster_or_skip(test, "partition", 3).await);
+    let (engine, cluster, run_id) = or_skip!(common::cluster_or_skip(test, "partition", 3).await);
 
     for (a, b) in [("n1", "n2"), ("n2", "n3"), ("n3", "n1")] {
         assert!(
@@ -56,8 +56,7 @@ async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolated_node_refuses_the_controller_but_still_serves_its_peers() {
     let test = "isolated_node_refuses_the_controller";
-    let (engine, cluster, run_id) =
-        common::or_skip!(common::cluster_or_skip(test, "clients", 2).await);
+    let (engine, cluster, run_id) = or_skip!(common::cluster_or_skip(test, "clients", 2).await);
     cluster
         .start_service("n1", &common::redis_spec())
         .await

@@ -2,6 +2,7 @@
 //! restart and resume.
 mod common;
 
+use common::or_skip;
 use splitbrain_docker::{Cluster, Engine};
 
 /// Two nodes with Redis answering on n1, or `None` where `test` skips.
@@ -17,7 +18,7 @@ async fn two_nodes_with_redis_on_n1(test: &str, name: &str) -> Option<(Engine, C
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_service_is_gone_and_back_after_restart() {
-    let (engine, cluster, run_id) = common::or_skip!(
+    let (engine, cluster, run_id) = or_skip!(
         two_nodes_with_redis_on_n1("killed_service_is_gone_and_back_after_restart", "kill").await
     );
     let before = cluster.service_processes("n1").await.unwrap();
@@ -60,7 +61,7 @@ async fn killed_service_is_gone_and_back_after_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_service_answers_nothing_until_resumed() {
-    let (engine, cluster, run_id) = common::or_skip!(
+    let (engine, cluster, run_id) = or_skip!(
         two_nodes_with_redis_on_n1("paused_service_answers_nothing_until_resumed", "pause").await
     );
 

@@ -12,7 +12,7 @@ use splitbrain_targets::redis::{SentinelTarget, WriteMode, MASTER_NAME};
 use splitbrain_targets::target::{NodeAddr, Primaries};
 use splitbrain_testkit::beds::{redis_config as config, sentinel as sentinel_cluster};
 use splitbrain_testkit::cluster::LocalCluster;
-use splitbrain_testkit::ops::{inv, ok, run};
+use splitbrain_testkit::ops::{completion, inv, ok, run};
 
 /// How long the Sentinels may take to find each other and the replicas, and
 /// to fail over (down-after 1 s, then a vote and a promotion).
@@ -193,9 +193,7 @@ async fn requests_to_a_paused_primary_end_as_info_within_the_request_timeout() {
     let held = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     cluster.pause(0, true);
     let started = Instant::now();
-    let renew = run(p0.as_mut(), &clock, inv(F::Renew, "k", held.token, None))
-        .await
-        .completion;
+    let renew = completion(p0.as_mut(), &clock, inv(F::Renew, "k", held.token, None)).await;
     let took = started.elapsed();
     cluster.pause(0, false);
     assert_eq!(renew.kind, OpType::Info, "{renew:?}");
