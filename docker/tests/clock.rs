@@ -10,10 +10,9 @@
 
 mod common;
 
-use common::or_skip;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::redis_spec;
+use common::{or_skip, redis_spec};
 use splitbrain_clockshim::ClockState;
 use splitbrain_docker::fault::clock::{self, ProcessClock};
 use splitbrain_docker::Cluster;

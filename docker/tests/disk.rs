@@ -4,11 +4,12 @@
 //! a cluster without a data directory refuses the fault.
 mod common;
 
-use common::or_skip;
 use std::time::Duration;
 
 use splitbrain_docker::fault::disk;
 use splitbrain_docker::{Cluster, DataDir};
+
+use common::or_skip;
 
 const DATA_DIR: &str = "/var/lib/splitbrain-data";
 const DATA_DIR_MB: u64 = 16;

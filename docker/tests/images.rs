@@ -2,10 +2,11 @@
 //! reused when its tag is present.
 mod common;
 
-use common::or_skip;
 use std::time::Instant;
 
 use splitbrain_docker::images::{self, BaseImageSpec};
+
+use common::or_skip;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_image_is_reused_when_its_tag_is_present() {

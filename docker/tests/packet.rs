@@ -2,9 +2,10 @@
 //! chosen peers, and heal completely.
 mod common;
 
-use common::or_skip;
 use splitbrain_docker::fault::packet;
 use splitbrain_docker::{Cluster, ExecOutput, PacketFault};
+
+use common::or_skip;
 
 /// `ping` from n1 to n2 with `flags`, bounded by `timeout_s` seconds.
 async fn ping_n2_from_n1(cluster: &Cluster, flags: &[&str], timeout_s: u64) -> ExecOutput {

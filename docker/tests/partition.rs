@@ -2,11 +2,12 @@
 //! heal completely.
 mod common;
 
-use common::or_skip;
 use std::time::Duration;
 
 use splitbrain_docker::fault::partition;
 use splitbrain_docker::topology::complete;
+
+use common::or_skip;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores_all() {

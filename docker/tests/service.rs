@@ -2,8 +2,9 @@
 //! restart and resume.
 mod common;
 
-use common::or_skip;
 use splitbrain_docker::{Cluster, Engine};
+
+use common::or_skip;
 
 /// Two nodes with Redis answering on n1, or `None` where `test` skips.
 async fn two_nodes_with_redis_on_n1(test: &str, name: &str) -> Option<(Engine, Cluster, String)> {

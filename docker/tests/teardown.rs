@@ -2,12 +2,13 @@
 //! not a clean; and a clean takes nothing unlabelled.
 mod common;
 
-use common::or_skip;
 use std::collections::HashMap;
 
 use bollard::models::NetworkCreateRequest;
 use splitbrain_docker::guard::remove_labelled;
 use splitbrain_docker::{CleanScope, Cluster};
+
+use common::or_skip;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_cluster_leaves_no_labelled_container_or_network() {

@@ -2,10 +2,11 @@
 //! (run with --nocapture to read the numbers; docs/docker.md quotes them).
 mod common;
 
-use common::or_skip;
 use std::time::Instant;
 
 use splitbrain_docker::Cluster;
+
+use common::or_skip;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_and_five_node_clusters_come_up_and_go_away_in_seconds() {
