@@ -53,13 +53,18 @@ fn anomaly_and_twin(name: &str, twin: &str, kind: AnomalyType) -> Report {
     bad
 }
 
+/// [`anomaly_and_twin`] for `{stem}.jsonl` and its twin `{stem}.valid.jsonl`.
+fn anomaly_and_its_twin(stem: &str, kind: AnomalyType) -> Report {
+    anomaly_and_twin(
+        &format!("{stem}.jsonl"),
+        &format!("{stem}.valid.jsonl"),
+        kind,
+    )
+}
+
 #[test]
 fn a_grant_while_the_previous_lease_is_still_valid_loses_mutual_exclusion() {
-    let r = anomaly_and_twin(
-        "lost-mutual-exclusion.jsonl",
-        "lost-mutual-exclusion.valid.jsonl",
-        AnomalyType::LostMutualExclusion,
-    );
+    let r = anomaly_and_its_twin("lost-mutual-exclusion", AnomalyType::LostMutualExclusion);
     let a = &r.anomalies[0];
     assert_eq!(a.key, "k");
     assert_eq!(a.ops, vec![1, 3, 4]);
@@ -75,9 +80,8 @@ fn a_grant_while_the_previous_lease_is_still_valid_loses_mutual_exclusion() {
 
 #[test]
 fn an_overlap_with_an_info_acquire_is_only_possible_but_with_an_ok_acquire_is_an_anomaly() {
-    let r = anomaly_and_twin(
-        "lost-mutual-exclusion-info.jsonl",
-        "lost-mutual-exclusion-info.valid.jsonl",
+    let r = anomaly_and_its_twin(
+        "lost-mutual-exclusion-info",
         AnomalyType::LostMutualExclusion,
     );
     assert_eq!(r.anomalies[0].ops, vec![1, 3]);
@@ -94,11 +98,7 @@ fn an_overlap_with_an_info_acquire_is_only_possible_but_with_an_ok_acquire_is_an
 
 #[test]
 fn a_later_grant_with_a_lower_token_is_a_token_regression() {
-    let r = anomaly_and_twin(
-        "token-regression.jsonl",
-        "token-regression.valid.jsonl",
-        AnomalyType::TokenRegression,
-    );
+    let r = anomaly_and_its_twin("token-regression", AnomalyType::TokenRegression);
     assert_eq!(r.anomalies[0].ops, vec![1, 4, 5]);
     assert_eq!(
         r.anomalies[0].explanation,
@@ -118,21 +118,13 @@ fn a_later_grant_with_the_same_token_is_a_token_regression() {
 
 #[test]
 fn a_resource_accepting_a_write_with_an_older_token_accepted_a_stale_token() {
-    let r = anomaly_and_twin(
-        "stale-token-accepted.jsonl",
-        "stale-token-accepted.valid.jsonl",
-        AnomalyType::StaleTokenAccepted,
-    );
+    let r = anomaly_and_its_twin("stale-token-accepted", AnomalyType::StaleTokenAccepted);
     assert_eq!(r.anomalies[0].ops, vec![5, 6, 7]);
 }
 
 #[test]
 fn an_acknowledged_write_missing_from_the_final_read_is_a_lost_update() {
-    let r = anomaly_and_twin(
-        "lost-update.jsonl",
-        "lost-update.valid.jsonl",
-        AnomalyType::LostUpdate,
-    );
+    let r = anomaly_and_its_twin("lost-update", AnomalyType::LostUpdate);
     assert_eq!(r.anomalies[0].ops, vec![9, 12, 13]);
     assert!(r.anomalies[0].explanation.contains("write of 2"));
 }
@@ -147,20 +139,12 @@ fn without_a_read_after_every_write_lost_update_is_unknown() {
 
 #[test]
 fn two_overlapping_leaders_are_split_brain() {
-    anomaly_and_twin(
-        "split-brain.jsonl",
-        "split-brain.valid.jsonl",
-        AnomalyType::SplitBrain,
-    );
+    anomaly_and_its_twin("split-brain", AnomalyType::SplitBrain);
 }
 
 #[test]
 fn two_winners_of_one_term_are_split_brain_even_when_they_never_overlap() {
-    let r = anomaly_and_twin(
-        "split-brain-same-term.jsonl",
-        "split-brain-same-term.valid.jsonl",
-        AnomalyType::SplitBrain,
-    );
+    let r = anomaly_and_its_twin("split-brain-same-term", AnomalyType::SplitBrain);
     assert_eq!(r.anomalies[0].ops, vec![2, 5]);
 }
 

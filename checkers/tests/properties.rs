@@ -259,6 +259,29 @@ fn types(r: &Report) -> BTreeSet<AnomalyType> {
     r.anomalies.iter().map(|a| a.kind).collect()
 }
 
+/// The report on `sim`, which must find anomalies of `kind` and no other.
+fn only_anomaly(sim: &Sim, kind: AnomalyType) -> Result<Report, TestCaseError> {
+    let r = report(sim);
+    prop_assert_eq!(types(&r), BTreeSet::from([kind]), "{}", r.human_summary());
+    Ok(r)
+}
+
+/// Builds `s`, moves a picked grant (of an election term where `terms`, else
+/// of a lock tenure) into the hold before it, and requires only `kind`.
+fn only_anomaly_after_a_grant_moved_earlier(
+    s: &Shape,
+    pick: prop::sample::Index,
+    terms: bool,
+    kind: AnomalyType,
+) -> Result<(), TestCaseError> {
+    let mut sim = build(s);
+    let holds = if terms { &sim.terms } else { &sim.tenures };
+    let i = 1 + pick.index(holds.len() - 1);
+    grant_earlier(&mut sim.ops, holds, i);
+    only_anomaly(&sim, kind)?;
+    Ok(())
+}
+
 /// Moves tenure `i`'s grant into tenure `i - 1`'s hold.
 fn grant_earlier(ops: &mut [SimOp], tenures: &[Tenure], i: usize) {
     let prev_ok = ops[tenures[i - 1].grant].complete;
@@ -287,11 +310,7 @@ proptest! {
 
     #[test]
     fn a_grant_moved_into_the_previous_hold_loses_mutual_exclusion(s in shape(), pick in any::<prop::sample::Index>()) {
-        let mut sim = build(&s);
-        let i = 1 + pick.index(sim.tenures.len() - 1);
-        grant_earlier(&mut sim.ops, &sim.tenures, i);
-        let r = report(&sim);
-        prop_assert_eq!(types(&r), BTreeSet::from([AnomalyType::LostMutualExclusion]), "{}", r.human_summary());
+        only_anomaly_after_a_grant_moved_earlier(&s, pick, false, AnomalyType::LostMutualExclusion)?;
     }
 
     #[test]
@@ -304,8 +323,7 @@ proptest! {
         let ti = sim.ops[gi].ok_token;
         sim.ops[gi].ok_token = sim.ops[gj].ok_token;
         sim.ops[gj].ok_token = ti;
-        let r = report(&sim);
-        prop_assert_eq!(types(&r), BTreeSet::from([AnomalyType::TokenRegression]), "{}", r.human_summary());
+        only_anomaly(&sim, AnomalyType::TokenRegression)?;
     }
 
     #[test]
@@ -325,8 +343,7 @@ proptest! {
         if let Some(serde_json::Value::Array(v)) = &mut sim.ops[sim.final_read].ok_value {
             v.push(json!(-1));
         }
-        let r = report(&sim);
-        prop_assert_eq!(types(&r), BTreeSet::from([AnomalyType::StaleTokenAccepted]), "{}", r.human_summary());
+        only_anomaly(&sim, AnomalyType::StaleTokenAccepted)?;
     }
 
     #[test]
@@ -338,18 +355,13 @@ proptest! {
         prop_assume!(!v.is_empty());
         let k = a.index(v.len());
         v.remove(k);
-        let r = report(&sim);
-        prop_assert_eq!(types(&r), BTreeSet::from([AnomalyType::LostUpdate]), "{}", r.human_summary());
+        let r = only_anomaly(&sim, AnomalyType::LostUpdate)?;
         prop_assert_eq!(r.anomaly_count, 1);
     }
 
     #[test]
     fn a_second_leader_during_a_term_is_split_brain(s in shape(), pick in any::<prop::sample::Index>()) {
-        let mut sim = build(&s);
-        let i = 1 + pick.index(sim.terms.len() - 1);
-        grant_earlier(&mut sim.ops, &sim.terms, i);
-        let r = report(&sim);
-        prop_assert_eq!(types(&r), BTreeSet::from([AnomalyType::SplitBrain]), "{}", r.human_summary());
+        only_anomaly_after_a_grant_moved_earlier(&s, pick, true, AnomalyType::SplitBrain)?;
     }
 
     /// Grants as nodes, an edge A -> B when A completed before B was invoked,

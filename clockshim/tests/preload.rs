@@ -18,19 +18,15 @@ use common::*;
 fn zero_offset_reads_real_time() {
     let node = Node::new();
     node.set(ClockState::REAL);
-    let mut probe = Probe::start(node.shimmed("python3"));
-    let s = bracketed_sample(&node, &mut probe);
-    s.assert_wall_offset(0, "zero offset");
-    s.assert_mono_real("zero offset");
+    let mut probe = shimmed_probe(&node);
+    bracketed_sample(&node, &mut probe).assert_real("zero offset");
 }
 
 #[test]
 fn without_state_file_the_shim_reads_real_time() {
     let node = Node::new();
-    let mut probe = Probe::start(node.shimmed("python3"));
-    let s = bracketed_sample(&node, &mut probe);
-    s.assert_wall_offset(0, "no state file");
-    s.assert_mono_real("no state file");
+    let mut probe = shimmed_probe(&node);
+    bracketed_sample(&node, &mut probe).assert_real("no state file");
 
     let mut unset = python3();
     unset.env("LD_PRELOAD", node.path("libclockshim.so"));
@@ -43,7 +39,7 @@ fn bump_of_120_s_moves_wall_clock_and_not_monotonic() {
     let node = Node::new();
     node.set(ClockState::offset(120 * SEC_NS));
 
-    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut probe = shimmed_probe(&node);
     let s = bracketed_sample(&node, &mut probe);
     s.assert_wall_offset(120 * SEC_NS, "python after +120 s");
     s.assert_mono_real("python after +120 s");
@@ -71,7 +67,7 @@ fn bump_of_120_s_moves_wall_clock_and_not_monotonic() {
 fn running_process_sees_live_updates_of_the_state_file() {
     let node = Node::new();
     node.set(ClockState::REAL);
-    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut probe = shimmed_probe(&node);
     bracketed_sample(&node, &mut probe).assert_wall_offset(0, "before the bump");
 
     node.set(ClockState::offset(120 * SEC_NS));
@@ -83,15 +79,13 @@ fn running_process_sees_live_updates_of_the_state_file() {
     bracketed_sample(&node, &mut probe).assert_wall_offset(-30 * SEC_NS, "after a live -30 s");
 
     node.set(ClockState::REAL);
-    let s = bracketed_sample(&node, &mut probe);
-    s.assert_wall_offset(0, "after the heal");
-    s.assert_mono_real("after the heal");
+    bracketed_sample(&node, &mut probe).assert_real("after the heal");
 }
 
 #[test]
 fn state_file_created_after_start_is_picked_up_within_a_second() {
     let node = Node::new();
-    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut probe = shimmed_probe(&node);
     bracketed_sample(&node, &mut probe).assert_wall_offset(0, "no file yet");
     node.set(ClockState::offset(120 * SEC_NS));
     // The shim looks for a missing file again at most once a second.
@@ -102,12 +96,7 @@ fn state_file_created_after_start_is_picked_up_within_a_second() {
 #[test]
 fn rate_two_makes_monotonic_and_wall_clocks_advance_twice_as_fast() {
     let node = Node::new();
-    node.set(ClockState::REAL);
-    let mut probe = Probe::start(node.shimmed("python3"));
-    node.set(ClockState {
-        rate: 2.0,
-        ..ClockState::REAL
-    });
+    let mut probe = probe_at_rate(&node, 2.0);
     let a = bracketed_sample(&node, &mut probe);
     thread::sleep(Duration::from_millis(1_000));
     let b = bracketed_sample(&node, &mut probe);
@@ -156,7 +145,7 @@ fn strobe_alternates_the_wall_clock_between_two_offsets() {
         }),
         ..ClockState::REAL
     });
-    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut probe = shimmed_probe(&node);
     let (mut real, mut shifted) = (0, 0);
     let deadline = Instant::now() + Duration::from_millis(STROBE_WATCH_MS);
     while (real < 3 || shifted < 3) && Instant::now() < deadline {
@@ -189,7 +178,7 @@ fn watch_while_flapping(
     states: [ClockState; 2],
     watch_secs: f64,
 ) -> (u64, u64, String) {
-    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut probe = shimmed_probe(node);
     writeln!(probe.stdin, "watch {watch_secs}").expect("failed to write to the probe");
     let deadline = Instant::now() + Duration::from_secs_f64(watch_secs);
     let mut published = 0;
@@ -262,7 +251,7 @@ fn state_caught_mid_write_is_not_used_and_clockctl_repairs_it() {
     file[..RECORD_LEN].copy_from_slice(&mid_write.encode());
     std::fs::write(node.state_path(), &file).expect("failed to forge the state file");
 
-    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut probe = shimmed_probe(&node);
     let s = bracketed_sample(&node, &mut probe);
     s.assert_wall_offset(0, "odd seq");
     assert!(
@@ -286,12 +275,7 @@ fn state_caught_mid_write_is_not_used_and_clockctl_repairs_it() {
 #[test]
 fn monotonic_holds_still_rather_than_stepping_back_when_the_state_is_unreadable() {
     let node = Node::new();
-    node.set(ClockState::REAL);
-    let mut probe = Probe::start(node.shimmed("python3"));
-    node.set(ClockState {
-        rate: 3.0,
-        ..ClockState::REAL
-    });
+    let mut probe = probe_at_rate(&node, 3.0);
     thread::sleep(Duration::from_millis(500));
     node.set(ClockState::REAL);
     let ahead = bracketed_sample(&node, &mut probe);

@@ -117,10 +117,7 @@ fn a_rate_speeds_the_patched_monotonic_clock_and_restore_keeps_the_patch_while_i
     let (mut probe, pid) = started_probe(&node);
     let state = node.state_path();
     inject(&node, &["patch", &pid, state.to_str().expect("utf-8")], 0);
-    node.set(ClockState {
-        rate: 2.0,
-        ..ClockState::REAL
-    });
+    node.set_rate(2.0);
     let first = bracketed_sample(&node, &mut probe);
     thread::sleep(Duration::from_millis(600));
     let second = bracketed_sample(&node, &mut probe);
@@ -207,7 +204,7 @@ fn bad_input_is_refused_with_a_reason_and_the_process_is_left_alone() {
 fn a_preloaded_process_that_is_also_patched_sees_the_skew_once() {
     let node = Node::new();
     node.set(ClockState::REAL);
-    let mut probe = Probe::start(node.shimmed("python3"));
+    let mut probe = shimmed_probe(&node);
     probe.sample();
     let pid = probe.pid().to_string();
     let state = node.state_path();

@@ -12,20 +12,40 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{engine_or_skip, redis_spec};
+use common::{or_skip, redis_spec};
 use splitbrain_clockshim::ClockState;
 use splitbrain_docker::fault::clock::{self, ProcessClock};
-use splitbrain_docker::{Cluster, Engine};
+use splitbrain_docker::Cluster;
 
 const READY_TIMEOUT_MS: u64 = 20_000;
 const REDIS_CLI_TIMEOUT_MS: u64 = 10_000;
 const SEC_US: i64 = 1_000_000;
 const STROBE_WATCH_MS: u64 = 10_000;
 
-async fn cluster(engine: &Engine, name: &str, nodes: usize) -> Cluster {
-    common::cluster(engine, &format!("clock-{name}"), nodes)
-        .await
-        .0
+/// A cluster of `nodes` nodes under a run id `clock-{name}-…`, or `None`
+/// where `test` skips.
+async fn cluster_or_skip(test: &str, name: &str, nodes: usize) -> Option<Cluster> {
+    let prefix = format!("clock-{name}");
+    let (_engine, cluster, _run_id) = common::cluster_or_skip(test, &prefix, nodes).await?;
+    Some(cluster)
+}
+
+/// As [`cluster_or_skip`], with Redis under the shim answering on every
+/// node, each with its own state file.
+async fn shimmed_redis(test: &str, name: &str, nodes: usize) -> Option<Cluster> {
+    let cluster = cluster_or_skip(test, name, nodes).await?;
+    for node in 1..=nodes {
+        start_redis(&cluster, &format!("n{node}"), true).await;
+    }
+    Some(cluster)
+}
+
+/// Heals n1's clock, checks its Redis reads real time again, and removes
+/// the cluster.
+async fn heal_and_teardown(cluster: Cluster, what: &str) {
+    clock::heal(&cluster, "n1").await.expect("heal failed");
+    assert_redis_time(&cluster, "n1", 0, what).await;
+    cluster.teardown(None).await.expect("teardown failed");
 }
 
 async fn redis_cli(cluster: &Cluster, node: &str, args: &[&str]) -> String {
@@ -108,13 +128,8 @@ async fn assert_redis_time(cluster: &Cluster, node: &str, offset_us: i64, what: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bump_of_60_s_moves_only_that_nodes_redis_time_and_heal_brings_it_back() {
-    let Some(engine) = engine_or_skip("bump_of_60_s_moves_only_that_nodes_redis_time").await else {
-        return;
-    };
-    let cluster = cluster(&engine, "bump", 2).await;
-    // Both nodes run under the shim, each with its own state file.
-    start_redis(&cluster, "n1", true).await;
-    start_redis(&cluster, "n2", true).await;
+    let cluster =
+        or_skip!(shimmed_redis("bump_of_60_s_moves_only_that_nodes_redis_time", "bump", 2).await);
     assert_redis_time(&cluster, "n1", 0, "before the bump").await;
     assert_redis_time(&cluster, "n2", 0, "before the bump").await;
 
@@ -185,12 +200,8 @@ async fn redis_time_us(cluster: &Cluster, node: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bump_of_120_s_expires_a_60_s_redis_key_at_once_only_on_that_node() {
-    let Some(engine) = engine_or_skip("bump_of_120_s_expires_a_60_s_redis_key").await else {
-        return;
-    };
-    let cluster = cluster(&engine, "expiry", 2).await;
-    start_redis(&cluster, "n1", true).await;
-    start_redis(&cluster, "n2", true).await;
+    let cluster =
+        or_skip!(shimmed_redis("bump_of_120_s_expires_a_60_s_redis_key", "expiry", 2).await);
     for node in ["n1", "n2"] {
         assert_eq!(
             redis_cli(&cluster, node, &["SET", "lock", "holder-1", "PX", "60000"]).await,
@@ -235,11 +246,14 @@ async fn bump_of_120_s_expires_a_60_s_redis_key_at_once_only_on_that_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_without_the_shim_is_skewed_through_its_vdso_and_healed_to_the_original_bytes() {
-    let Some(engine) = engine_or_skip("redis_without_the_shim_is_skewed_through_its_vdso").await
-    else {
-        return;
-    };
-    let cluster = cluster(&engine, "vdso", 1).await;
+    let cluster = or_skip!(
+        cluster_or_skip(
+            "redis_without_the_shim_is_skewed_through_its_vdso",
+            "vdso",
+            1,
+        )
+        .await
+    );
     clock::install(&cluster, "n1")
         .await
         .expect("failed to install the clock tools");
@@ -294,11 +308,7 @@ async fn redis_without_the_shim_is_skewed_through_its_vdso_and_healed_to_the_ori
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn strobe_makes_redis_time_alternate_between_two_offsets() {
-    let Some(engine) = engine_or_skip("strobe_makes_redis_time_alternate").await else {
-        return;
-    };
-    let cluster = cluster(&engine, "strobe", 1).await;
-    start_redis(&cluster, "n1", true).await;
+    let cluster = or_skip!(shimmed_redis("strobe_makes_redis_time_alternate", "strobe", 1).await);
     clock::bump(&cluster, "n1", 5_000)
         .await
         .expect("bump failed");
@@ -328,18 +338,12 @@ async fn strobe_makes_redis_time_alternate_between_two_offsets() {
         "in {STROBE_WATCH_MS} ms redis showed +5 s {low} times and +25 s {high} times"
     );
 
-    clock::heal(&cluster, "n1").await.expect("heal failed");
-    assert_redis_time(&cluster, "n1", 0, "after healing the strobe").await;
-    cluster.teardown(None).await.expect("teardown failed");
+    heal_and_teardown(cluster, "after healing the strobe").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skew_set_while_the_service_is_down_applies_when_it_restarts() {
-    let Some(engine) = engine_or_skip("skew_set_while_the_service_is_down").await else {
-        return;
-    };
-    let cluster = cluster(&engine, "restart", 1).await;
-    start_redis(&cluster, "n1", true).await;
+    let cluster = or_skip!(shimmed_redis("skew_set_while_the_service_is_down", "restart", 1).await);
     assert_eq!(cluster.kill_service("n1").await.expect("kill failed"), 1);
 
     let outcome = clock::bump(&cluster, "n1", 60_000)
@@ -353,7 +357,5 @@ async fn skew_set_while_the_service_is_down_applies_when_it_restarts() {
     wait_for_pong(&cluster, "n1").await;
     assert_redis_time(&cluster, "n1", 60 * SEC_US, "restarted under a +60 s skew").await;
 
-    clock::heal(&cluster, "n1").await.expect("heal failed");
-    assert_redis_time(&cluster, "n1", 0, "after the heal").await;
-    cluster.teardown(None).await.expect("teardown failed");
+    heal_and_teardown(cluster, "after the heal").await;
 }

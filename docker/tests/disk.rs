@@ -7,12 +7,13 @@ mod common;
 use std::time::Duration;
 
 use splitbrain_docker::fault::disk;
-use splitbrain_docker::{wait_until, Cluster, DataDir};
+use splitbrain_docker::{Cluster, DataDir};
+
+use common::or_skip;
 
 const DATA_DIR: &str = "/var/lib/splitbrain-data";
 const DATA_DIR_MB: u64 = 16;
 const EXEC_TIMEOUT: Duration = Duration::from_secs(20);
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Write 64 KiB (more than any page left over) to a new file in the data
 /// directory of `node`: `Err(stderr)` when the write fails.
@@ -29,23 +30,10 @@ async fn write_probe(cluster: &Cluster, node: &str, name: &str) -> Result<(), St
     }
 }
 
-async fn wait_for_redis(cluster: &Cluster) {
-    wait_until(
-        "redis on n1",
-        READY_TIMEOUT,
-        Duration::from_millis(100),
-        || common::redis_ping(cluster, "n1", "n1", 2),
-    )
-    .await
-    .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_data_dir_fails_writes_with_enospc_until_healed_while_the_service_runs() {
     let test = "full_data_dir_fails_writes_with_enospc";
-    let Some(engine) = common::engine_or_skip(test).await else {
-        return;
-    };
+    let engine = or_skip!(common::engine_or_skip(test).await);
     let mut spec = common::cluster_spec(&engine, "disk", 1).await;
     spec.data_dir = Some(DataDir {
         path: DATA_DIR.to_string(),
@@ -57,7 +45,7 @@ async fn full_data_dir_fails_writes_with_enospc_until_healed_while_the_service_r
         .start_service("n1", &common::redis_spec())
         .await
         .unwrap();
-    wait_for_redis(&cluster).await;
+    common::wait_for_redis(&cluster, "redis on n1", "n1", "n1").await;
     write_probe(&cluster, "n1", "before").await.unwrap();
 
     let fill = disk::apply(&cluster, "n1").await.unwrap();
@@ -78,7 +66,7 @@ async fn full_data_dir_fails_writes_with_enospc_until_healed_while_the_service_r
     // The directory is the node's, not the process's: a restarted service
     // finds it still full, and what was written before still there.
     cluster.restart_service("n1").await.unwrap();
-    wait_for_redis(&cluster).await;
+    common::wait_for_redis(&cluster, "redis on n1", "n1", "n1").await;
     let err = write_probe(&cluster, "n1", "restarted").await.unwrap_err();
     assert!(err.contains("No space left on device"), "{err}");
     // Read in the node: the engine's archive copy (`get_file`) does not
@@ -95,17 +83,13 @@ async fn full_data_dir_fails_writes_with_enospc_until_healed_while_the_service_r
     // Healing twice is a no-op.
     disk::heal(&cluster, "n1").await.unwrap();
 
-    cluster.teardown(None).await.unwrap();
-    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+    common::teardown_leaving_nothing(&engine, cluster, &run_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_without_a_data_dir_refuses_the_disk_fault() {
     let test = "cluster_without_a_data_dir_refuses_the_disk_fault";
-    let Some(engine) = common::engine_or_skip(test).await else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "nodisk", 1).await;
+    let (engine, cluster, run_id) = or_skip!(common::cluster_or_skip(test, "nodisk", 1).await);
     let err = disk::apply(&cluster, "n1").await.unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -113,6 +97,5 @@ async fn cluster_without_a_data_dir_refuses_the_disk_fault() {
     );
     // Nothing to undo: a blind final heal passes.
     disk::heal(&cluster, "n1").await.unwrap();
-    cluster.teardown(None).await.unwrap();
-    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+    common::teardown_leaving_nothing(&engine, cluster, &run_id).await;
 }

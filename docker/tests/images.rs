@@ -6,12 +6,12 @@ use std::time::Instant;
 
 use splitbrain_docker::images::{self, BaseImageSpec};
 
+use common::or_skip;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_image_is_reused_when_its_tag_is_present() {
-    let Some(engine) = common::engine_or_skip("base_image_is_reused_when_its_tag_is_present").await
-    else {
-        return;
-    };
+    let engine =
+        or_skip!(common::engine_or_skip("base_image_is_reused_when_its_tag_is_present").await);
     let started = Instant::now();
     let spec = BaseImageSpec::with_packages(&common::SERVICE_PACKAGES);
     let first = images::ensure(&engine, &spec, |l| eprintln!("image: {l}"))

@@ -3,14 +3,26 @@
 mod common;
 
 use splitbrain_docker::fault::packet;
-use splitbrain_docker::PacketFault;
+use splitbrain_docker::{Cluster, ExecOutput, PacketFault};
+
+use common::or_skip;
+
+/// `ping` from n1 to n2 with `flags`, bounded by `timeout_s` seconds.
+async fn ping_n2_from_n1(cluster: &Cluster, flags: &[&str], timeout_s: u64) -> ExecOutput {
+    let ip = cluster.node("n2").unwrap().ip.to_string();
+    let mut argv = vec!["ping"];
+    argv.extend_from_slice(flags);
+    argv.push(ip.as_str());
+    cluster
+        .exec("n1", &argv, std::time::Duration::from_secs(timeout_s))
+        .await
+        .unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
-    let Some(engine) = common::engine_or_skip("delay_of_200ms_shows_in_round_trips").await else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "delay", 3).await;
+    let (engine, cluster, run_id) =
+        or_skip!(common::cluster_or_skip("delay_of_200ms_shows_in_round_trips", "delay", 3).await);
 
     let baseline = common::mean_rtt_ms(&cluster, "n1", "n2", 5).await.unwrap();
     assert!(baseline < 50.0, "baseline rtt {baseline} ms");
@@ -49,12 +61,14 @@ async fn delay_of_200ms_shows_in_round_trips_to_the_chosen_peer_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn total_loss_silences_and_full_duplication_doubles_replies() {
-    let Some(engine) =
-        common::engine_or_skip("total_loss_silences_and_full_duplication_doubles").await
-    else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "loss", 2).await;
+    let (engine, cluster, run_id) = or_skip!(
+        common::cluster_or_skip(
+            "total_loss_silences_and_full_duplication_doubles",
+            "loss",
+            2,
+        )
+        .await
+    );
     let peers = ["n2".to_string()];
 
     packet::apply_to_all(&cluster, "n1", 0, 0, 100.0)
@@ -70,15 +84,7 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
         ..PacketFault::default()
     };
     packet::apply(&cluster, "n1", &peers, &dup).await.unwrap();
-    let ip = cluster.node("n2").unwrap().ip.to_string();
-    let out = cluster
-        .exec(
-            "n1",
-            &["ping", "-c", "5", "-i", "0.2", "-W", "1", ip.as_str()],
-            std::time::Duration::from_secs(15),
-        )
-        .await
-        .unwrap();
+    let out = ping_n2_from_n1(&cluster, &["-c", "5", "-i", "0.2", "-W", "1"], 15).await;
     // "5 packets transmitted, 5 received, +4 duplicates, ..."; ping stops
     // at the fifth reply, so the last copy may come too late to count.
     let duplicates: u32 = out
@@ -95,17 +101,14 @@ async fn total_loss_silences_and_full_duplication_doubles_replies() {
 
     packet::heal(&cluster, "n1").await.unwrap();
     assert!(common::pings(&cluster, "n1", "n2").await);
-    cluster.teardown(None).await.unwrap();
-    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+    common::teardown_leaving_nothing(&engine, cluster, &run_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reordered_packets_overtake_delayed_ones() {
-    let Some(engine) = common::engine_or_skip("reordered_packets_overtake_delayed_ones").await
-    else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "reorder", 2).await;
+    let (engine, cluster, run_id) = or_skip!(
+        common::cluster_or_skip("reordered_packets_overtake_delayed_ones", "reorder", 2).await
+    );
     let fault = PacketFault {
         delay_ms: 300,
         reorder_pct: 50.0,
@@ -115,15 +118,7 @@ async fn reordered_packets_overtake_delayed_ones() {
     packet::apply(&cluster, "n1", &["n2".to_string()], &fault)
         .await
         .unwrap();
-    let ip = cluster.node("n2").unwrap().ip.to_string();
-    let out = cluster
-        .exec(
-            "n1",
-            &["ping", "-c", "16", "-i", "0.05", "-W", "2", ip.as_str()],
-            std::time::Duration::from_secs(20),
-        )
-        .await
-        .unwrap();
+    let out = ping_n2_from_n1(&cluster, &["-c", "16", "-i", "0.05", "-W", "2"], 20).await;
     // "64 bytes from ...: icmp_seq=3 ttl=64 time=300 ms"
     let rtts: Vec<f64> = out
         .stdout
@@ -151,6 +146,5 @@ async fn reordered_packets_overtake_delayed_ones() {
     );
 
     packet::heal(&cluster, "n1").await.unwrap();
-    cluster.teardown(None).await.unwrap();
-    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+    common::teardown_leaving_nothing(&engine, cluster, &run_id).await;
 }

@@ -7,13 +7,12 @@ use std::time::Duration;
 use splitbrain_docker::fault::partition;
 use splitbrain_docker::topology::complete;
 
+use common::or_skip;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores_all() {
     let test = "n1_cut_from_n2_n3";
-    let Some(engine) = common::engine_or_skip(test).await else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "partition", 3).await;
+    let (engine, cluster, run_id) = or_skip!(common::cluster_or_skip(test, "partition", 3).await);
 
     for (a, b) in [("n1", "n2"), ("n2", "n3"), ("n3", "n1")] {
         assert!(
@@ -52,17 +51,13 @@ async fn n1_cut_from_n2_n3_cannot_reach_n2_while_n2_reaches_n3_and_heal_restores
             }
         }
     }
-    cluster.teardown(None).await.unwrap();
-    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+    common::teardown_leaving_nothing(&engine, cluster, &run_id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolated_node_refuses_the_controller_but_still_serves_its_peers() {
     let test = "isolated_node_refuses_the_controller";
-    let Some(engine) = common::engine_or_skip(test).await else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "clients", 2).await;
+    let (engine, cluster, run_id) = or_skip!(common::cluster_or_skip(test, "clients", 2).await);
     cluster
         .start_service("n1", &common::redis_spec())
         .await
@@ -95,6 +90,5 @@ async fn isolated_node_refuses_the_controller_but_still_serves_its_peers() {
 
     partition::heal(&cluster).await.unwrap();
     assert!(connect().await, "the host must reach n1 after the heal");
-    cluster.teardown(None).await.unwrap();
-    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+    common::teardown_leaving_nothing(&engine, cluster, &run_id).await;
 }

@@ -2,38 +2,26 @@
 //! restart and resume.
 mod common;
 
-use std::time::Duration;
+use splitbrain_docker::{Cluster, Engine};
 
-use splitbrain_docker::{wait_until, Cluster};
+use common::or_skip;
 
-async fn two_nodes_with_redis_on_n1(
-    engine: &splitbrain_docker::Engine,
-    name: &str,
-) -> (Cluster, String) {
-    let (cluster, run_id) = common::cluster(engine, name, 2).await;
+/// Two nodes with Redis answering on n1, or `None` where `test` skips.
+async fn two_nodes_with_redis_on_n1(test: &str, name: &str) -> Option<(Engine, Cluster, String)> {
+    let (engine, cluster, run_id) = common::cluster_or_skip(test, name, 2).await?;
     cluster
         .start_service("n1", &common::redis_spec())
         .await
         .unwrap();
-    wait_until(
-        "redis on n1",
-        Duration::from_secs(20),
-        Duration::from_millis(100),
-        || common::redis_ping(&cluster, "n2", "n1", 2),
-    )
-    .await
-    .unwrap();
-    (cluster, run_id)
+    common::wait_for_redis(&cluster, "redis on n1", "n2", "n1").await;
+    Some((engine, cluster, run_id))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_service_is_gone_and_back_after_restart() {
-    let Some(engine) =
-        common::engine_or_skip("killed_service_is_gone_and_back_after_restart").await
-    else {
-        return;
-    };
-    let (cluster, run_id) = two_nodes_with_redis_on_n1(&engine, "kill").await;
+    let (engine, cluster, run_id) = or_skip!(
+        two_nodes_with_redis_on_n1("killed_service_is_gone_and_back_after_restart", "kill").await
+    );
     let before = cluster.service_processes("n1").await.unwrap();
     assert_eq!(before.len(), 1);
 
@@ -47,14 +35,7 @@ async fn killed_service_is_gone_and_back_after_restart() {
     assert_eq!(cluster.kill_service("n1").await.unwrap(), 0);
 
     cluster.restart_service("n1").await.unwrap();
-    wait_until(
-        "redis back on n1",
-        Duration::from_secs(20),
-        Duration::from_millis(100),
-        || common::redis_ping(&cluster, "n2", "n1", 2),
-    )
-    .await
-    .unwrap();
+    common::wait_for_redis(&cluster, "redis back on n1", "n2", "n1").await;
     let after = cluster.service_processes("n1").await.unwrap();
     assert_eq!(after.len(), 1);
     assert_ne!(
@@ -81,11 +62,9 @@ async fn killed_service_is_gone_and_back_after_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_service_answers_nothing_until_resumed() {
-    let Some(engine) = common::engine_or_skip("paused_service_answers_nothing_until_resumed").await
-    else {
-        return;
-    };
-    let (cluster, run_id) = two_nodes_with_redis_on_n1(&engine, "pause").await;
+    let (engine, cluster, run_id) = or_skip!(
+        two_nodes_with_redis_on_n1("paused_service_answers_nothing_until_resumed", "pause").await
+    );
 
     cluster.pause_service("n1").await.unwrap();
     assert!(cluster.service_processes("n1").await.unwrap()[0].is_stopped());
@@ -107,6 +86,5 @@ async fn paused_service_answers_nothing_until_resumed() {
     cluster.resume_service("n1").await.unwrap();
     cluster.resume_service("n2").await.unwrap();
 
-    cluster.teardown(None).await.unwrap();
-    assert_eq!(common::leftovers(&engine, &run_id).await, (vec![], vec![]));
+    common::teardown_leaving_nothing(&engine, cluster, &run_id).await;
 }

@@ -8,12 +8,12 @@ use bollard::models::NetworkCreateRequest;
 use splitbrain_docker::guard::remove_labelled;
 use splitbrain_docker::{CleanScope, Cluster};
 
+use common::or_skip;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_cluster_leaves_no_labelled_container_or_network() {
-    let Some(engine) = common::engine_or_skip("dropped_cluster_leaves_nothing").await else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "drop", 2).await;
+    let (engine, cluster, run_id) =
+        or_skip!(common::cluster_or_skip("dropped_cluster_leaves_nothing", "drop", 2).await);
     let (containers, networks) = common::leftovers(&engine, &run_id).await;
     assert_eq!((containers.len(), networks.len()), (2, 1));
     // As on an error or a panic: no teardown, only the drop.
@@ -23,9 +23,7 @@ async fn dropped_cluster_leaves_no_labelled_container_or_network() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panicking_test_body_still_removes_its_cluster() {
-    let Some(engine) = common::engine_or_skip("panicking_test_body_still_removes").await else {
-        return;
-    };
+    let engine = or_skip!(common::engine_or_skip("panicking_test_body_still_removes").await);
     let spec = common::cluster_spec(&engine, "panic", 1).await;
     let run_id = spec.run_id.clone();
     let inner_engine = engine.clone();
@@ -40,10 +38,8 @@ async fn panicking_test_body_still_removes_its_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_removes_labelled_objects_and_leaves_unlabelled_ones() {
-    let Some(engine) = common::engine_or_skip("clean_removes_labelled_objects").await else {
-        return;
-    };
-    let (cluster, run_id) = common::cluster(&engine, "clean", 1).await;
+    let (engine, cluster, run_id) =
+        or_skip!(common::cluster_or_skip("clean_removes_labelled_objects", "clean", 1).await);
     let bystander = format!("bystander-{run_id}");
     engine
         .docker()
@@ -80,9 +76,7 @@ async fn clean_removes_labelled_objects_and_leaves_unlabelled_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reused_run_id_is_refused_and_leaves_the_live_run_alone() {
-    let Some(engine) = common::engine_or_skip("reused_run_id_is_refused").await else {
-        return;
-    };
+    let engine = or_skip!(common::engine_or_skip("reused_run_id_is_refused").await);
     let spec = common::cluster_spec(&engine, "reuse", 1).await;
     let run_id = spec.run_id.clone();
     let live = Cluster::create(&engine, spec.clone()).await.unwrap();

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use splitbrain_docker::Cluster;
 
+use common::or_skip;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_and_five_node_clusters_come_up_and_go_away_in_seconds() {
-    let Some(engine) = common::engine_or_skip("cluster timings").await else {
-        return;
-    };
+    let engine = or_skip!(common::engine_or_skip("cluster timings").await);
     for nodes in [3, 5] {
         let spec = common::cluster_spec(&engine, &format!("timing{nodes}"), nodes).await;
         let run_id = spec.run_id.clone();

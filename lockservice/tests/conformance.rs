@@ -17,7 +17,7 @@ use splitbrain_targets::target::Target;
 use splitbrain_testkit::bed::{Contention, Profile, TestBed};
 use splitbrain_testkit::cluster::{ClusterSpec, LocalCluster};
 use splitbrain_testkit::loopback::{self, Readiness};
-use splitbrain_testkit::ops::{completion, inv, ok};
+use splitbrain_testkit::ops::{completion, inv, ok, write_k};
 
 /// The binary cargo built for this test, whatever the profile.
 const BINARY: &str = env!("CARGO_BIN_EXE_splitbrain-lockservice");
@@ -133,12 +133,7 @@ async fn reference_service_runs_from_its_manifest() {
     let refused = completion(p2.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     assert_eq!(refused.kind, OpType::Fail, "{refused:?}");
     ok(p1.as_mut(), &clock, inv(F::Read, "k", token, None)).await;
-    ok(
-        p1.as_mut(),
-        &clock,
-        inv(F::Write, "k", token, Some(json!(7))),
-    )
-    .await;
+    ok(p1.as_mut(), &clock, write_k(token, 7)).await;
     ok(p1.as_mut(), &clock, inv(F::Renew, "k", token, None)).await;
     ok(p1.as_mut(), &clock, inv(F::Release, "k", token, None)).await;
     let read = completion(p2.as_mut(), &clock, inv(F::Read, "k", None, None)).await;

@@ -23,6 +23,18 @@ fn spec(mode: &str, n: u8, subnet: u8) -> ClusterSpec<'_> {
     }
 }
 
+/// The checker's verdict on `rec`: the `anomalies` found, or valid where
+/// there are none.
+fn assert_verdict(rec: &Recorder, anomalies: &[&str]) {
+    let report = rec.check();
+    if anomalies.is_empty() {
+        assert_eq!(report.valid, Validity::Valid);
+    } else {
+        assert_eq!(report.valid, Validity::Invalid);
+        assert_eq!(anomaly_types(&report), anomalies);
+    }
+}
+
 /// Two grants, SIGKILL and restart, a third grant after the grace period.
 async fn grants_across_kill(mode: &str, subnet: u8) -> (Vec<u64>, Recorder) {
     let mut cluster = Cluster::start(spec(mode, 1, subnet)).await;
@@ -55,16 +67,14 @@ async fn grants_across_kill(mode: &str, subnet: u8) -> (Vec<u64>, Recorder) {
 async fn kill_restart_makes_volatile_tokens_regress() {
     let (tokens, rec) = grants_across_kill("volatile-tokens", 11).await;
     assert_eq!(tokens, vec![1, 2, 1]);
-    let report = rec.check();
-    assert_eq!(report.valid, Validity::Invalid);
-    assert_eq!(anomaly_types(&report), vec!["token-regression"]);
+    assert_verdict(&rec, &["token-regression"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_restart_keeps_safe_tokens_increasing() {
     let (tokens, rec) = grants_across_kill("safe", 12).await;
     assert_eq!(tokens, vec![1, 2, 3]);
-    assert_eq!(rec.check().valid, Validity::Valid);
+    assert_verdict(&rec, &[]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +100,7 @@ async fn restarted_safe_node_refuses_grants_until_old_leases_ran_out() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let late = rec.invoke(&mut other, 1, F::Acquire, "k", None, None).await;
     assert_eq!(late.kind, OpType::Ok, "{late:?}");
-    assert_eq!(rec.check().valid, Validity::Valid);
+    assert_verdict(&rec, &[]);
 }
 
 /// p0 takes the lock and reads, then stalls past its lease (a client
@@ -141,19 +151,14 @@ async fn stale_writer(mode: &str, subnet: u8) -> (OpType, Recorder) {
 async fn no_fencing_accepts_a_stale_holders_write() {
     let (stale, rec) = stale_writer("no-fencing", 21).await;
     assert_eq!(stale, OpType::Ok);
-    let report = rec.check();
-    assert_eq!(report.valid, Validity::Invalid);
-    assert_eq!(
-        anomaly_types(&report),
-        vec!["lost-update", "stale-token-accepted"]
-    );
+    assert_verdict(&rec, &["lost-update", "stale-token-accepted"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn safe_refuses_a_stale_holders_write() {
     let (stale, rec) = stale_writer("safe", 22).await;
     assert_eq!(stale, OpType::Fail);
-    assert_eq!(rec.check().valid, Validity::Valid);
+    assert_verdict(&rec, &[]);
 }
 
 /// The shim and clockctl in `dir`, real time published.
@@ -188,84 +193,81 @@ fn install_clock(dir: &std::path::Path) -> (Vec<(String, String)>, impl Fn(Clock
     (env, set)
 }
 
-/// p0 holds a 5 s lease; the node's wall clock jumps 10 s ahead; p1 asks.
-async fn grant_after_clock_bump(mode: &str, subnet: u8) -> (OpType, Recorder) {
+/// One node of `s` under the shim: p0 holds a `lease_ms` lease; the
+/// node's clock turns to `changed`; `wait` later p1 asks.
+async fn grant_after_clock_change(
+    mut s: ClusterSpec<'_>,
+    lease_ms: u64,
+    changed: ClockState,
+    wait: Duration,
+) -> (OpType, Recorder) {
     let clock_dir = tempfile::tempdir().expect("tempdir");
     let (env, set_clock) = install_clock(clock_dir.path());
-    let mut s = spec(mode, 1, subnet);
     s.env = env;
     let cluster = Cluster::start(s).await;
     let maps = std::fs::read_to_string(format!("/proc/{}/maps", cluster.nodes[0].pid()))
         .expect("read the service's maps");
     assert!(maps.contains("libclockshim.so"), "the shim is not loaded");
-    let cfg = config(5000, 2000);
+    let cfg = config(lease_ms, 2000);
     let rec = Recorder::new();
     let mut p0 = client(&cluster.endpoint(0), "n1", 0, &cfg, WriteMode::Fenced);
     let mut p1 = client(&cluster.endpoint(0), "n1", 1, &cfg, WriteMode::Fenced);
     let g0 = rec.invoke(&mut p0, 0, F::Acquire, "k", None, None).await;
     assert_eq!(g0.kind, OpType::Ok, "{g0:?}");
-    set_clock(ClockState::offset(10_000_000_000));
+    set_clock(changed);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
     let g1 = rec.invoke(&mut p1, 1, F::Acquire, "k", None, None).await;
     set_clock(ClockState::REAL);
     (g1.kind, rec)
+}
+
+/// p0 holds a 5 s lease; the node's wall clock jumps 10 s ahead; p1 asks.
+async fn grant_after_clock_bump(mode: &str, subnet: u8) -> (OpType, Recorder) {
+    let bumped = ClockState::offset(10_000_000_000);
+    grant_after_clock_change(spec(mode, 1, subnet), 5000, bumped, Duration::ZERO).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clock_bump_expires_wallclock_leases_early() {
     let (second, rec) = grant_after_clock_bump("wallclock-lease", 31).await;
     assert_eq!(second, OpType::Ok);
-    let report = rec.check();
-    assert_eq!(report.valid, Validity::Invalid);
-    assert_eq!(anomaly_types(&report), vec!["lost-mutual-exclusion"]);
+    assert_verdict(&rec, &["lost-mutual-exclusion"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clock_bump_leaves_monotonic_leases_alone() {
     let (second, rec) = grant_after_clock_bump("safe", 32).await;
     assert_eq!(second, OpType::Fail);
-    assert_eq!(rec.check().valid, Validity::Valid);
+    assert_verdict(&rec, &[]);
 }
 
 /// p0 holds a 1 s lease; the node's clocks start running 4 times fast;
 /// 400 ms later p1 asks.
 async fn grant_under_fast_clock(extra_args: &[&str], subnet: u8) -> (OpType, Recorder) {
-    let clock_dir = tempfile::tempdir().expect("tempdir");
-    let (env, set_clock) = install_clock(clock_dir.path());
     let mut s = spec("safe", 1, subnet);
-    s.env = env;
     s.extra_args = extra_args.iter().map(|a| a.to_string()).collect();
-    let cluster = Cluster::start(s).await;
-    let cfg = config(1000, 2000);
-    let rec = Recorder::new();
-    let mut p0 = client(&cluster.endpoint(0), "n1", 0, &cfg, WriteMode::Fenced);
-    let mut p1 = client(&cluster.endpoint(0), "n1", 1, &cfg, WriteMode::Fenced);
-    let g0 = rec.invoke(&mut p0, 0, F::Acquire, "k", None, None).await;
-    assert_eq!(g0.kind, OpType::Ok, "{g0:?}");
-    set_clock(ClockState {
+    let fast = ClockState {
         offset_ns: 0,
         rate: 4.0,
         strobe: None,
-    });
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let g1 = rec.invoke(&mut p1, 1, F::Acquire, "k", None, None).await;
-    set_clock(ClockState::REAL);
-    (g1.kind, rec)
+    };
+    grant_after_clock_change(s, 1000, fast, Duration::from_millis(400)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_clock_expires_monotonic_leases_early_without_a_rate_bound() {
     let (second, rec) = grant_under_fast_clock(&["--clock-rate-bound", "1"], 33).await;
     assert_eq!(second, OpType::Ok);
-    let report = rec.check();
-    assert_eq!(report.valid, Validity::Invalid);
-    assert_eq!(anomaly_types(&report), vec!["lost-mutual-exclusion"]);
+    assert_verdict(&rec, &["lost-mutual-exclusion"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_clock_leaves_safe_leases_alone() {
     let (second, rec) = grant_under_fast_clock(&[], 34).await;
     assert_eq!(second, OpType::Fail);
-    assert_eq!(rec.check().valid, Validity::Valid);
+    assert_verdict(&rec, &[]);
 }
 
 /// Cuts `a` from `b`, waits past the failover timeout, then a process on
@@ -336,10 +338,16 @@ async fn health_of_all(cluster: &Cluster) -> Vec<Option<Value>> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partition_gives_async_replica_two_primaries() {
-    let (outcomes, rec, cluster) =
-        both_sides_of_a_partition("async-replica", 2, 41, &[0], &[1]).await;
+/// Both sides of the `a` | `b` partition serve all four requests, which the
+/// checker catches; `split` are the primaries before the heal, `healed`
+/// after it, once the lower epoch has stepped down.
+async fn assert_a_primary_on_each_side_until_healed(
+    (mode, n, subnet): (&str, u8, u8),
+    (a, b): (&[usize], &[usize]),
+    split: &[&str],
+    healed: &[&str],
+) {
+    let (outcomes, rec, cluster) = both_sides_of_a_partition(mode, n, subnet, a, b).await;
     assert_eq!(outcomes, vec![OpType::Ok; 4], "{}", cluster.logs());
     let report = rec.check();
     assert_eq!(report.valid, Validity::Invalid);
@@ -349,30 +357,30 @@ async fn partition_gives_async_replica_two_primaries() {
         anomaly_types(&report),
         vec!["lost-mutual-exclusion", "split-brain", "token-regression"]
     );
-    // Healed, the lower epoch steps down.
-    assert_eq!(primaries(&health_of_all(&cluster).await), vec!["n1", "n2"]);
-    cluster.partition(&[0], &[1], false);
+    assert_eq!(primaries(&health_of_all(&cluster).await), split);
+    cluster.partition(a, b, false);
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(primaries(&health_of_all(&cluster).await), vec!["n2"]);
+    assert_eq!(primaries(&health_of_all(&cluster).await), healed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_gives_async_replica_two_primaries() {
+    let nodes = (&[0][..], &[1][..]);
+    assert_a_primary_on_each_side_until_healed(
+        ("async-replica", 2, 41),
+        nodes,
+        &["n1", "n2"],
+        &["n2"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_gives_bully_a_leader_on_each_side() {
-    let (outcomes, rec, cluster) = both_sides_of_a_partition("bully", 3, 42, &[2], &[0, 1]).await;
     // n1 relays to n2, the highest id it can reach.
-    assert_eq!(outcomes, vec![OpType::Ok; 4], "{}", cluster.logs());
-    let report = rec.check();
-    assert_eq!(report.valid, Validity::Invalid);
-    // Both sides count tokens on from the same replicated counter, so
-    // their grants also repeat tokens.
-    assert_eq!(
-        anomaly_types(&report),
-        vec!["lost-mutual-exclusion", "split-brain", "token-regression"]
-    );
-    assert_eq!(primaries(&health_of_all(&cluster).await), vec!["n2", "n3"]);
-    cluster.partition(&[2], &[0, 1], false);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(primaries(&health_of_all(&cluster).await), vec!["n3"]);
+    let nodes = (&[2][..], &[0, 1][..]);
+    assert_a_primary_on_each_side_until_healed(("bully", 3, 42), nodes, &["n2", "n3"], &["n3"])
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -386,6 +394,6 @@ async fn partition_leaves_safe_with_one_serving_node() {
         "{}",
         cluster.logs()
     );
-    assert_eq!(rec.check().valid, Validity::Valid);
+    assert_verdict(&rec, &[]);
     assert_eq!(primaries(&health_of_all(&cluster).await), vec!["n1"]);
 }

@@ -18,9 +18,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use etcd_client::{Client as Etcd, ConnectOptions};
 use splitbrain_docker::fault::clock::{self, Mechanism, ProcessClock};
-use splitbrain_docker::{images, Cluster, ClusterSpec, Engine, EngineOptions, ServiceSpec};
+use splitbrain_docker::{
+    images, Cluster, ClusterSpec, Engine, EngineOptions, NodeInfo, ServiceSpec,
+};
 use splitbrain_targets::etcd::{EtcdTarget, WriteMode};
-use splitbrain_targets::target::{NodeAddr, Primaries, Target};
+use splitbrain_targets::target::{NodeAddr, Primaries, ServiceCommand, Target};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -36,6 +38,25 @@ const KEEP_ALIVE: Duration = Duration::from_secs(3);
 const WATCH: Duration = Duration::from_secs(20);
 /// Wall-clock readings through HTTP `Date` have one-second resolution.
 const DATE_SLACK_S: i64 = 3;
+
+/// The address a target gives a container node.
+fn node_addr(node: &NodeInfo) -> NodeAddr {
+    NodeAddr {
+        name: node.name.clone(),
+        ip: node.ip,
+    }
+}
+
+/// How a container runs `cmd`, logging to [`LOG_PATH`].
+fn service_spec(cmd: ServiceCommand) -> ServiceSpec {
+    let env = cmd.env.into_iter().map(|(k, v)| format!("{k}={v}"));
+    ServiceSpec {
+        argv: cmd.argv,
+        env: env.collect(),
+        process_name: cmd.process_name,
+        log_path: LOG_PATH.to_string(),
+    }
+}
 
 async fn engine_or_skip(test: &str) -> Option<Engine> {
     match Engine::connect(EngineOptions::default()).await {
@@ -81,30 +102,13 @@ impl EtcdCluster {
         )
         .await
         .expect("failed to create the cluster");
-        let nodes: Vec<NodeAddr> = cluster
-            .nodes()
-            .iter()
-            .map(|n| NodeAddr {
-                name: n.name.clone(),
-                ip: n.ip,
-            })
-            .collect();
+        let nodes: Vec<NodeAddr> = cluster.nodes().iter().map(node_addr).collect();
         let target = EtcdTarget::new(WriteMode::Fenced);
         for node in &nodes {
             clock::install(&cluster, &node.name)
                 .await
                 .expect("failed to install the clock tools");
-            let cmd = target.service(node, &nodes);
-            let spec = ServiceSpec {
-                argv: cmd.argv,
-                env: cmd
-                    .env
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect(),
-                process_name: cmd.process_name,
-                log_path: LOG_PATH.to_string(),
-            };
+            let spec = service_spec(target.service(node, &nodes));
             cluster
                 .start_service(&node.name, &spec)
                 .await

@@ -7,14 +7,26 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use splitbrain_checkers::history::{OpType, F};
-use splitbrain_targets::client::{ClientConfig, HistoryClock};
-use splitbrain_targets::etcd::{election_name, lock_name, WriteMode};
+use splitbrain_targets::client::{Client, ClientConfig, HistoryClock};
+use splitbrain_targets::etcd::{election_name, lock_name, EtcdTarget, WriteMode};
 use splitbrain_targets::target::Target;
 use splitbrain_testkit::beds::{etcd, etcd_config, etcd_keys};
-use splitbrain_testkit::ops::{inv, run};
+use splitbrain_testkit::cluster::LocalCluster;
+use splitbrain_testkit::ops::{completion, inv, run, write_k};
+
+type EtcdCluster = LocalCluster<EtcdTarget>;
 
 /// Scheduling slack on a shared 2-core machine.
 const SLACK: Duration = Duration::from_millis(500);
+
+/// One fenced etcd member, a history clock, and clients of processes 1 and 2.
+async fn one_member_two_clients() -> (EtcdCluster, HistoryClock, Box<dyn Client>, Box<dyn Client>) {
+    let cluster = etcd(1, WriteMode::Fenced).await;
+    let clock = HistoryClock::start();
+    let p1 = cluster.client(1, &etcd_config()).await;
+    let p2 = cluster.client(2, &etcd_config()).await;
+    (cluster, clock, p1, p2)
+}
 
 /// The client refuses a fenced write unsent when its process holds no lock,
 /// whatever token the write names: the token is a lock key's revision, and
@@ -25,13 +37,7 @@ async fn a_fenced_write_naming_a_token_without_a_lock_is_refused_client_side() {
     let clock = HistoryClock::start();
     let mut p0 = cluster.client(0, &etcd_config()).await;
     run(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    let unlocked = run(
-        p0.as_mut(),
-        &clock,
-        inv(F::Write, "k", Some(1), Some(json!(1))),
-    )
-    .await
-    .completion;
+    let unlocked = completion(p0.as_mut(), &clock, write_k(Some(1), 1)).await;
     assert_eq!(unlocked.kind, OpType::Fail, "{unlocked:?}");
 }
 
@@ -88,9 +94,7 @@ async fn a_member_without_quorum_refuses_writes_as_fail() {
     let mut cluster = etcd(3, WriteMode::Unguarded).await;
     let clock = HistoryClock::start();
     let mut p2 = cluster.client(2, &etcd_config()).await;
-    let read = run(p2.as_mut(), &clock, inv(F::Read, "k", None, None))
-        .await
-        .completion;
+    let read = completion(p2.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
     assert_eq!(read.kind, OpType::Ok, "{read:?}");
     assert_eq!(read.node.as_deref(), Some("n3"));
     cluster.kill(0);
@@ -100,13 +104,7 @@ async fn a_member_without_quorum_refuses_writes_as_fail() {
     // no leader, and require_leader makes it refuse before acting.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let started = Instant::now();
-    let refused = run(
-        p2.as_mut(),
-        &clock,
-        inv(F::Write, "k", None, Some(json!(1))),
-    )
-    .await
-    .completion;
+    let refused = completion(p2.as_mut(), &clock, write_k(None, 1)).await;
     assert_eq!(refused.kind, OpType::Fail, "{refused:?}");
     assert!(
         refused
@@ -121,13 +119,7 @@ async fn a_member_without_quorum_refuses_writes_as_fail() {
         started.elapsed()
     );
     // A refusal leaves the basis in place: the process may write again.
-    let again = run(
-        p2.as_mut(),
-        &clock,
-        inv(F::Write, "k", None, Some(json!(1))),
-    )
-    .await
-    .completion;
+    let again = completion(p2.as_mut(), &clock, write_k(None, 1)).await;
     assert_eq!(again.kind, OpType::Fail, "{again:?}");
 }
 
@@ -173,27 +165,18 @@ async fn primaries_names_the_one_raft_leader_and_follows_a_failover() {
 
 #[tokio::test]
 async fn campaign_observe_and_resign_give_terms_and_leaders() {
-    let cluster = etcd(1, WriteMode::Fenced).await;
-    let clock = HistoryClock::start();
-    let mut p1 = cluster.client(1, &etcd_config()).await;
-    let mut p2 = cluster.client(2, &etcd_config()).await;
+    let (cluster, clock, mut p1, mut p2) = one_member_two_clients().await;
     let mut observer = cluster.client(3, &etcd_config()).await;
 
-    let nobody = run(observer.as_mut(), &clock, inv(F::Observe, "e", None, None))
-        .await
-        .completion;
+    let nobody = completion(observer.as_mut(), &clock, inv(F::Observe, "e", None, None)).await;
     assert_eq!(nobody.kind, OpType::Ok, "{nobody:?}");
     assert_eq!((nobody.value, nobody.token), (None, None));
 
-    let won = run(p1.as_mut(), &clock, inv(F::Campaign, "e", None, None))
-        .await
-        .completion;
+    let won = completion(p1.as_mut(), &clock, inv(F::Campaign, "e", None, None)).await;
     assert_eq!(won.kind, OpType::Ok, "{won:?}");
     let term1 = won.token.expect("term");
     assert!(won.valid_until.is_some());
-    let seen = run(observer.as_mut(), &clock, inv(F::Observe, "e", None, None))
-        .await
-        .completion;
+    let seen = completion(observer.as_mut(), &clock, inv(F::Observe, "e", None, None)).await;
     assert_eq!((seen.value, seen.token), (Some(json!(1)), Some(term1)));
 
     let challenger = tokio::spawn(async move {
@@ -205,45 +188,32 @@ async fn campaign_observe_and_resign_give_terms_and_leaders() {
         !challenger.is_finished(),
         "a second campaign won while p1 led"
     );
-    let renewed = run(p1.as_mut(), &clock, inv(F::Renew, "e", Some(term1), None))
-        .await
-        .completion;
+    let renewed = completion(p1.as_mut(), &clock, inv(F::Renew, "e", Some(term1), None)).await;
     assert_eq!(renewed.kind, OpType::Ok, "{renewed:?}");
     assert_eq!(renewed.token, Some(term1));
     assert!(renewed.valid_until > won.valid_until);
 
     let resign_invoked_at = clock.now_ns();
-    let resigned = run(p1.as_mut(), &clock, inv(F::Resign, "e", Some(term1), None))
-        .await
-        .completion;
+    let resigned = completion(p1.as_mut(), &clock, inv(F::Resign, "e", Some(term1), None)).await;
     assert_eq!(resigned.kind, OpType::Ok, "{resigned:?}");
     let (mut p2, won2) = challenger.await.expect("challenger");
     assert_eq!(won2.completion.kind, OpType::Ok, "{:?}", won2.completion);
     assert!(won2.at_ns >= resign_invoked_at);
     let term2 = won2.completion.token.expect("term");
     assert!(term2 > term1, "terms {term1} then {term2}");
-    let seen = run(observer.as_mut(), &clock, inv(F::Observe, "e", None, None))
-        .await
-        .completion;
+    let seen = completion(observer.as_mut(), &clock, inv(F::Observe, "e", None, None)).await;
     assert_eq!((seen.value, seen.token), (Some(json!(2)), Some(term2)));
 
     // The deposed leader's renewal fails: it no longer leads.
-    let stale = run(p1.as_mut(), &clock, inv(F::Renew, "e", Some(term1), None))
-        .await
-        .completion;
+    let stale = completion(p1.as_mut(), &clock, inv(F::Renew, "e", Some(term1), None)).await;
     assert_eq!(stale.kind, OpType::Fail, "{stale:?}");
     p2.close().await;
 }
 
 #[tokio::test]
 async fn a_leader_whose_lease_expires_is_replaced_and_its_proclaim_fails() {
-    let cluster = etcd(1, WriteMode::Fenced).await;
-    let clock = HistoryClock::start();
-    let mut p1 = cluster.client(1, &etcd_config()).await;
-    let mut p2 = cluster.client(2, &etcd_config()).await;
-    let won = run(p1.as_mut(), &clock, inv(F::Campaign, "e", None, None))
-        .await
-        .completion;
+    let (_cluster, clock, mut p1, mut p2) = one_member_two_clients().await;
+    let won = completion(p1.as_mut(), &clock, inv(F::Campaign, "e", None, None)).await;
     assert_eq!(won.kind, OpType::Ok, "{won:?}");
 
     let next = run(p2.as_mut(), &clock, inv(F::Campaign, "e", None, None)).await;
@@ -251,9 +221,7 @@ async fn a_leader_whose_lease_expires_is_replaced_and_its_proclaim_fails() {
     assert!(next.completion.token > won.token);
     assert!(next.at_ns >= won.valid_until.expect("valid_until"));
 
-    let late = run(p1.as_mut(), &clock, inv(F::Renew, "e", won.token, None))
-        .await
-        .completion;
+    let late = completion(p1.as_mut(), &clock, inv(F::Renew, "e", won.token, None)).await;
     assert_eq!(late.kind, OpType::Fail, "{late:?}");
 }
 
@@ -267,15 +235,11 @@ async fn a_campaign_that_times_out_is_info_and_leaves_no_candidate_key() {
         ..etcd_config()
     };
     let mut p2 = cluster.client(2, &impatient).await;
-    let won = run(p1.as_mut(), &clock, inv(F::Campaign, "e", None, None))
-        .await
-        .completion;
+    let won = completion(p1.as_mut(), &clock, inv(F::Campaign, "e", None, None)).await;
     assert_eq!(won.kind, OpType::Ok, "{won:?}");
 
     let started = Instant::now();
-    let gave_up = run(p2.as_mut(), &clock, inv(F::Campaign, "e", None, None))
-        .await
-        .completion;
+    let gave_up = completion(p2.as_mut(), &clock, inv(F::Campaign, "e", None, None)).await;
     let took = started.elapsed();
     assert_eq!(gave_up.kind, OpType::Info, "{gave_up:?}");
     assert!(
@@ -287,8 +251,6 @@ async fn a_campaign_that_times_out_is_info_and_leaves_no_candidate_key() {
     assert_eq!(keys.count(), 1, "{:?}", keys.kvs());
     // close() revokes the leader's lease: the election is free again.
     p1.close().await;
-    let free = run(p2.as_mut(), &clock, inv(F::Observe, "e", None, None))
-        .await
-        .completion;
+    let free = completion(p2.as_mut(), &clock, inv(F::Observe, "e", None, None)).await;
     assert_eq!((free.kind, free.value), (OpType::Ok, None));
 }

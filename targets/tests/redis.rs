@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use splitbrain_checkers::history::{OpType, F};
 use splitbrain_targets::client::{ClientConfig, HistoryClock};
 use splitbrain_testkit::beds::{redis_config, redlock};
-use splitbrain_testkit::ops::{inv, ok, run, Done};
+use splitbrain_testkit::ops::{completion, inv, ok, run, write_k, Done};
 
 /// Scheduling slack on a shared 2-core machine.
 const SLACK: Duration = Duration::from_millis(500);
@@ -116,9 +116,7 @@ mod single {
         let clock = HistoryClock::start();
         let mut p0 = redis.client(0, &redis_config()).await;
         for f in [F::Campaign, F::Resign, F::Observe] {
-            let c = run(p0.as_mut(), &clock, inv(f.clone(), "k", None, None))
-                .await
-                .completion;
+            let c = completion(p0.as_mut(), &clock, inv(f.clone(), "k", None, None)).await;
             assert_eq!(c.kind, OpType::Fail, "{f}");
             assert!(c.error.is_some_and(|e| e.contains("no leader election")));
         }
@@ -172,9 +170,7 @@ mod redlock {
 
         redlock.kill(2);
         let started = Instant::now();
-        let refused = run(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None))
-            .await
-            .completion;
+        let refused = completion(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
         assert_eq!(refused.kind, OpType::Fail, "2 of 5 up: {refused:?}");
         assert!(started.elapsed() <= cfg.request_timeout() + SLACK);
 
@@ -195,13 +191,7 @@ mod redlock {
         ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
         let read = ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
         assert_eq!(read.node.as_deref(), Some("n1"));
-        let write = run(
-            p0.as_mut(),
-            &clock,
-            inv(F::Write, "k", None, Some(json!(1))),
-        )
-        .await
-        .completion;
+        let write = completion(p0.as_mut(), &clock, write_k(None, 1)).await;
         assert_eq!(write.kind, OpType::Fail, "{write:?}");
         assert!(write.error.is_some_and(|e| e.contains("no fencing token")));
     }
@@ -213,18 +203,8 @@ mod redlock {
         let mut p0 = redlock.client(0, &redis_config()).await;
         ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
         ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-        ok(
-            p0.as_mut(),
-            &clock,
-            inv(F::Write, "k", None, Some(json!(7))),
-        )
-        .await;
-        ok(
-            p0.as_mut(),
-            &clock,
-            inv(F::Write, "k", None, Some(json!(8))),
-        )
-        .await;
+        ok(p0.as_mut(), &clock, write_k(None, 7)).await;
+        ok(p0.as_mut(), &clock, write_k(None, 8)).await;
         let read = ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
         assert_eq!(read.value, Some(json!([7, 8])));
     }
@@ -239,9 +219,7 @@ mod redlock {
             redlock.pause(i, true);
         }
         let started = Instant::now();
-        let c = run(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None))
-            .await
-            .completion;
+        let c = completion(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
         // The paused nodes may still grant when they resume.
         assert_eq!(c.kind, OpType::Info, "{c:?}");
         assert!(

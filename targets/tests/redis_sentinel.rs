@@ -12,7 +12,7 @@ use splitbrain_targets::redis::{SentinelTarget, WriteMode, MASTER_NAME};
 use splitbrain_targets::target::{NodeAddr, Primaries};
 use splitbrain_testkit::beds::{redis_config as config, sentinel as sentinel_cluster};
 use splitbrain_testkit::cluster::LocalCluster;
-use splitbrain_testkit::ops::{inv, ok, run};
+use splitbrain_testkit::ops::{completion, inv, ok, run};
 
 /// How long the Sentinels may take to find each other and the replicas, and
 /// to fail over (down-after 1 s, then a vote and a promotion).
@@ -43,22 +43,12 @@ async fn settled_three() -> LocalCluster<SentinelTarget> {
                 else {
                     return false;
                 };
-                let replicas: Vec<HashMap<String, String>> = redis::cmd("SENTINEL")
-                    .arg("replicas")
-                    .arg(MASTER_NAME)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap_or_default();
+                let replicas = sentinel_list(&mut conn, "replicas").await;
                 let up = replicas
                     .iter()
                     .filter(|r| r.get("flags").is_some_and(|f| f == "slave"))
                     .count();
-                let peers: Vec<HashMap<String, String>> = redis::cmd("SENTINEL")
-                    .arg("sentinels")
-                    .arg(MASTER_NAME)
-                    .query_async(&mut conn)
-                    .await
-                    .unwrap_or_default();
+                let peers = sentinel_list(&mut conn, "sentinels").await;
                 if up != 2 || peers.len() != 2 {
                     return false;
                 }
@@ -68,6 +58,20 @@ async fn settled_three() -> LocalCluster<SentinelTarget> {
     )
     .await;
     cluster
+}
+
+/// `SENTINEL {what} <master>`: the replicas or the other Sentinels this one
+/// knows, each as its fields; none where the Sentinel does not answer.
+async fn sentinel_list(
+    conn: &mut redis::aio::MultiplexedConnection,
+    what: &str,
+) -> Vec<HashMap<String, String>> {
+    redis::cmd("SENTINEL")
+        .arg(what)
+        .arg(MASTER_NAME)
+        .query_async(conn)
+        .await
+        .unwrap_or_default()
 }
 
 async fn sentinel(
@@ -189,9 +193,7 @@ async fn requests_to_a_paused_primary_end_as_info_within_the_request_timeout() {
     let held = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
     cluster.pause(0, true);
     let started = Instant::now();
-    let renew = run(p0.as_mut(), &clock, inv(F::Renew, "k", held.token, None))
-        .await
-        .completion;
+    let renew = completion(p0.as_mut(), &clock, inv(F::Renew, "k", held.token, None)).await;
     let took = started.elapsed();
     cluster.pause(0, false);
     assert_eq!(renew.kind, OpType::Info, "{renew:?}");

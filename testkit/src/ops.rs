@@ -13,6 +13,12 @@ pub fn inv(f: F, key: &str, token: Option<u64>, value: Option<serde_json::Value>
     }
 }
 
+/// A write of `value` to "k", fenced with `token` where there is one: the
+/// write the suites append to the resource.
+pub fn write_k(token: Option<u64>, value: u64) -> Invocation {
+    inv(F::Write, "k", token, Some(serde_json::json!(value)))
+}
+
 /// A completion and the history times it was invoked and arrived at.
 #[derive(Debug)]
 pub struct Done {

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::bed::{Contention, TestBed};
 use crate::cluster::LocalCluster;
-use crate::ops::{completion, inv, ok, run, Done};
+use crate::ops::{completion, inv, ok, run, write_k, Done};
 
 /// Scheduling slack on a shared 2-core machine.
 pub const SLACK: Duration = Duration::from_millis(500);
@@ -86,6 +86,44 @@ impl Second {
     }
 }
 
+/// A fresh fenced bed on which p0 holds "k" and p1 has asked for it.
+struct Contended<B: TestBed> {
+    bed: Bed<B>,
+    clock: HistoryClock,
+    p0: Box<dyn Client>,
+    first: Completion,
+    second: Second,
+}
+
+impl<B: TestBed> Contended<B> {
+    async fn start() -> Self {
+        let profile = B::profile();
+        let bed = start::<B>(WriteMode::Fenced).await;
+        let clock = HistoryClock::start();
+        let mut p0 = bed.client(0, &profile.config).await;
+        let p1 = bed.client(1, &profile.config).await;
+        let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
+        let second = Second::ask(profile.contention, p1, clock).await;
+        Contended {
+            bed,
+            clock,
+            p0,
+            first,
+            second,
+        }
+    }
+}
+
+/// Where the bed's tokens count, `granted` carries a higher one than `first`.
+fn assert_token_after(tokens: bool, first: &Completion, granted: &Done) {
+    if tokens {
+        assert!(
+            granted.completion.token > first.token,
+            "{first:?} then {granted:?}"
+        );
+    }
+}
+
 pub async fn successive_grants_get_increasing_tokens_and_a_lease_bound<B: TestBed>() {
     let profile = B::profile();
     let bed = start::<B>(WriteMode::Fenced).await;
@@ -116,12 +154,13 @@ pub async fn successive_grants_get_increasing_tokens_and_a_lease_bound<B: TestBe
 pub async fn a_held_lock_excludes_others_until_released<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let bed = start::<B>(WriteMode::Fenced).await;
-    let clock = HistoryClock::start();
-    let mut p0 = bed.client(0, cfg).await;
-    let p1 = bed.client(1, cfg).await;
-    let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
-    let mut second = Second::ask(profile.contention, p1, clock).await;
+    let Contended {
+        bed: _bed,
+        clock,
+        mut p0,
+        first,
+        mut second,
+    } = Contended::<B>::start().await;
 
     // Two pauses of 0.6 leases: the lock outlives its first lease only by
     // the renewal between them.
@@ -138,12 +177,7 @@ pub async fn a_held_lock_excludes_others_until_released<B: TestBed>() {
     let (mut p1, granted) = second.granted(&clock).await;
     assert_eq!(granted.completion.kind, OpType::Ok, "{granted:?}");
     assert!(granted.at_ns >= release_invoked_ns);
-    if profile.tokens {
-        assert!(
-            granted.completion.token > first.token,
-            "{first:?} then {granted:?}"
-        );
-    }
+    assert_token_after(profile.tokens, &first, &granted);
     p1.close().await;
 }
 
@@ -152,25 +186,21 @@ pub async fn a_held_lock_excludes_others_until_released<B: TestBed>() {
 pub async fn an_expired_lease_lets_another_process_acquire<B: TestBed>() {
     let profile = B::profile();
     let cfg = &profile.config;
-    let bed = start::<B>(WriteMode::Fenced).await;
-    let clock = HistoryClock::start();
-    let mut p0 = bed.client(0, cfg).await;
-    let p1 = bed.client(1, cfg).await;
-    let first = ok(p0.as_mut(), &clock, inv(F::Acquire, "k", None, None)).await;
+    let Contended {
+        bed,
+        clock,
+        mut p0,
+        first,
+        second,
+    } = Contended::<B>::start().await;
     let bound = first.valid_until.expect("valid_until");
 
-    let second = Second::ask(profile.contention, p1, clock).await;
     if profile.contention == Contention::Refuses {
         tokio::time::sleep(profile.held_at_most).await;
     }
     let (_p1, granted) = second.granted(&clock).await;
     assert_eq!(granted.completion.kind, OpType::Ok, "{granted:?}");
-    if profile.tokens {
-        assert!(
-            granted.completion.token > first.token,
-            "{first:?} then {granted:?}"
-        );
-    }
+    assert_token_after(profile.tokens, &first, &granted);
     // The service kept its promise: nothing granted before p0's conservative bound.
     assert!(
         granted.at_ns >= bound,
@@ -250,13 +280,13 @@ impl<B: TestBed> StaleAndCurrent<B> {
 
     /// p1's write of `value`, with its token.
     async fn current_writes(&mut self, value: u64) -> Completion {
-        let write = inv(F::Write, "k", self.current, Some(json!(value)));
+        let write = write_k(self.current, value);
         ok(self.p1.as_mut(), &self.clock, write).await
     }
 
     /// p0's write of `value`, with its stale token.
     async fn stale_writes(&mut self, value: u64) -> Completion {
-        let write = inv(F::Write, "k", self.stale, Some(json!(value)));
+        let write = write_k(self.stale, value);
         completion(self.p0.as_mut(), &self.clock, write).await
     }
 
@@ -304,20 +334,10 @@ pub async fn requests_without_a_read_or_a_hold_are_refused_client_side<B: TestBe
     let bed = start::<B>(WriteMode::Fenced).await;
     let clock = HistoryClock::start();
     let mut p0 = bed.client(0, &profile.config).await;
-    let unread = completion(
-        p0.as_mut(),
-        &clock,
-        inv(F::Write, "k", Some(1), Some(json!(1))),
-    )
-    .await;
+    let unread = completion(p0.as_mut(), &clock, write_k(Some(1), 1)).await;
     assert_eq!(unread.kind, OpType::Fail, "{unread:?}");
     ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    let unheld = completion(
-        p0.as_mut(),
-        &clock,
-        inv(F::Write, "k", None, Some(json!(1))),
-    )
-    .await;
+    let unheld = completion(p0.as_mut(), &clock, write_k(None, 1)).await;
     assert_eq!(unheld.kind, OpType::Fail, "{unheld:?}");
     for f in [F::Release, F::Renew] {
         let not_held = completion(p0.as_mut(), &clock, inv(f.clone(), "k", None, None)).await;
@@ -465,12 +485,7 @@ pub async fn a_killed_server_fails_requests_fast_and_serves_after_restart<B: Tes
     let clock = HistoryClock::start();
     let mut p0 = bed.client(0, cfg).await;
     ok(p0.as_mut(), &clock, inv(F::Read, "k", None, None)).await;
-    ok(
-        p0.as_mut(),
-        &clock,
-        inv(F::Write, "k", None, Some(json!(1))),
-    )
-    .await;
+    ok(p0.as_mut(), &clock, write_k(None, 1)).await;
 
     bed.kill(0);
     let started = Instant::now();

@@ -99,6 +99,14 @@ impl Node {
         );
     }
 
+    /// Real time running at `rate` times its speed.
+    pub fn set_rate(&self, rate: f64) {
+        self.set(ClockState {
+            rate,
+            ..ClockState::REAL
+        });
+    }
+
     pub fn record(&self) -> ClockRecord {
         let bytes = std::fs::read(self.state_path()).expect("failed to read the state file");
         let mut head = [0u8; RECORD_LEN];
@@ -260,6 +268,19 @@ pub struct Bracketed {
     pub mono_after: i64,
 }
 
+/// A Python probe of the clocks, started under `node`'s shim.
+pub fn shimmed_probe(node: &Node) -> Probe {
+    Probe::start(node.shimmed("python3"))
+}
+
+/// A probe started at real time, whose clocks then run at `rate`.
+pub fn probe_at_rate(node: &Node, rate: f64) -> Probe {
+    node.set(ClockState::REAL);
+    let probe = shimmed_probe(node);
+    node.set_rate(rate);
+    probe
+}
+
 pub fn bracketed_sample(node: &Node, probe: &mut Probe) -> Bracketed {
     let mono_before = real_mono_ns(node);
     let wall_before = real_wall_ns();
@@ -286,6 +307,12 @@ impl Bracketed {
             self.wall_before,
             self.wall_after
         );
+    }
+
+    /// Both clocks read real time.
+    pub fn assert_real(&self, what: &str) {
+        self.assert_wall_offset(0, what);
+        self.assert_mono_real(what);
     }
 
     pub fn assert_mono_real(&self, what: &str) {

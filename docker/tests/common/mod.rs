@@ -31,6 +31,18 @@ pub async fn engine_or_skip(test: &str) -> Option<Engine> {
     }
 }
 
+/// The value of an `Option` that is `None` only where the test skips (see
+/// [`engine_or_skip`]), or a return from the test.
+macro_rules! or_skip {
+    ($option:expr) => {
+        match $option {
+            Some(value) => value,
+            None => return,
+        }
+    };
+}
+pub(crate) use or_skip;
+
 /// The services the substrate's tests run in nodes: etcd and Redis (with
 /// Sentinel). The harness's `splitbrain images build` builds the same list
 /// (every built-in target's packages), so both share one image.
@@ -88,6 +100,25 @@ pub async fn cluster(engine: &Engine, prefix: &str, nodes: usize) -> (Cluster, S
     (cluster, run_id)
 }
 
+/// The engine and a cluster as [`cluster`] makes it, or `None` where
+/// [`engine_or_skip`] skips `test`.
+pub async fn cluster_or_skip(
+    test: &str,
+    prefix: &str,
+    nodes: usize,
+) -> Option<(Engine, Cluster, String)> {
+    let engine = engine_or_skip(test).await?;
+    let (cluster, run_id) = cluster(&engine, prefix, nodes).await;
+    Some((engine, cluster, run_id))
+}
+
+/// Tears `cluster` down and checks that no container or network labelled
+/// with its run id is left behind.
+pub async fn teardown_leaving_nothing(engine: &Engine, cluster: Cluster, run_id: &str) {
+    cluster.teardown(None).await.unwrap();
+    assert_eq!(leftovers(engine, run_id).await, (vec![], vec![]));
+}
+
 use std::time::Duration;
 
 use splitbrain_docker::ServiceSpec;
@@ -134,6 +165,18 @@ pub async fn redis_ping(cluster: &Cluster, from: &str, target: &str, timeout_s: 
         Ok(out) => out.success() && out.stdout.trim() == "PONG",
         Err(_) => false,
     }
+}
+
+/// Waits, within 20 s, until `from` gets a PONG from `target`'s Redis.
+pub async fn wait_for_redis(cluster: &Cluster, what: &str, from: &str, target: &str) {
+    splitbrain_docker::wait_until(
+        what,
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || redis_ping(cluster, from, target, 2),
+    )
+    .await
+    .unwrap();
 }
 
 /// Whether one ICMP echo from `from` to `to` is answered within a second.
