@@ -7,15 +7,18 @@
 
 mod exclusion;
 mod fencing;
+mod findings;
 mod holds;
 mod lost_update;
 
 use std::collections::{BTreeMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::history::{FId, History, KeyId, Outcome};
-use crate::report::{CheckerReport, OutcomeCounts, Possible, Report, Stats, MAX_LISTED_PER_KEY};
-use crate::verdict::{Anomaly, AnomalyType, Validity};
+use crate::history::{FId, History, Outcome};
+use crate::report::{CheckerReport, OutcomeCounts, Report, Stats};
+use crate::verdict::Validity;
+pub use findings::CheckError;
+use findings::{ByKey, Findings};
 
 pub const LOST_MUTUAL_EXCLUSION: &str = "lost-mutual-exclusion";
 pub const TOKEN_REGRESSION: &str = "token-regression";
@@ -24,138 +27,6 @@ pub const LOST_UPDATE: &str = "lost-update";
 pub const SPLIT_BRAIN: &str = "split-brain";
 /// Unknown when nothing was ever granted.
 pub const EXERCISED: &str = "exercised";
-
-/// A checker's failure to decide.
-#[derive(Debug, thiserror::Error)]
-#[error("failed to check {checker}: {reason}")]
-pub struct CheckError {
-    pub checker: &'static str,
-    pub reason: String,
-}
-
-/// Positions in [`History::ops`] of each key's operations, in invocation order.
-pub(crate) struct ByKey {
-    ops: Vec<Vec<u32>>,
-}
-
-impl ByKey {
-    fn new(h: &History) -> ByKey {
-        let mut ops = vec![Vec::new(); h.key_count()];
-        for (pos, op) in h.ops().iter().enumerate() {
-            // History caps ops at u32::MAX.
-            ops[op.key as usize].push(pos as u32);
-        }
-        ByKey { ops }
-    }
-
-    pub fn keys(&self) -> impl Iterator<Item = (KeyId, &[u32])> {
-        self.ops
-            .iter()
-            .enumerate()
-            .map(|(k, v)| (k as KeyId, v.as_slice()))
-    }
-}
-
-/// What one checker found, before it becomes a [`CheckerReport`].
-pub(crate) struct Findings {
-    keys: BTreeMap<String, Validity>,
-    anomalies: Vec<Anomaly>,
-    anomaly_count: u64,
-    possible: Vec<Possible>,
-    possible_count: u64,
-    /// Why an unknown verdict, or why nothing was checked.
-    reason: Option<String>,
-    /// A verdict on the history as a whole, merged with the keys'.
-    whole: Validity,
-    listed_for_key: usize,
-    possible_for_key: usize,
-}
-
-impl Default for Findings {
-    fn default() -> Findings {
-        Findings {
-            keys: BTreeMap::new(),
-            anomalies: Vec::new(),
-            anomaly_count: 0,
-            possible: Vec::new(),
-            possible_count: 0,
-            reason: None,
-            whole: Validity::Valid,
-            listed_for_key: 0,
-            possible_for_key: 0,
-        }
-    }
-}
-
-impl Findings {
-    /// Starts a key; later anomalies and possibles belong to it.
-    pub fn begin_key(&mut self, name: &str) {
-        self.keys.insert(name.to_string(), Validity::Valid);
-        self.listed_for_key = 0;
-        self.possible_for_key = 0;
-    }
-
-    pub fn anomaly(&mut self, kind: AnomalyType, key: &str, ops: Vec<u64>, explanation: String) {
-        self.anomaly_count += 1;
-        if let Some(v) = self.keys.get_mut(key) {
-            *v = Validity::Invalid;
-        }
-        if self.listed_for_key < MAX_LISTED_PER_KEY {
-            self.listed_for_key += 1;
-            self.anomalies.push(Anomaly {
-                kind,
-                key: key.to_string(),
-                ops,
-                explanation,
-            });
-        }
-    }
-
-    pub fn possible(&mut self, key: &str, ops: Vec<u64>, explanation: String) {
-        self.possible_count += 1;
-        if self.possible_for_key < MAX_LISTED_PER_KEY {
-            self.possible_for_key += 1;
-            self.possible.push(Possible {
-                key: key.to_string(),
-                ops,
-                explanation,
-            });
-        }
-    }
-
-    /// This key could not be decided.
-    pub fn unknown(&mut self, key: &str, reason: String) {
-        if let Some(v) = self.keys.get_mut(key) {
-            *v = v.merge(Validity::Unknown);
-        }
-        self.reason.get_or_insert(reason);
-    }
-
-    /// The history as a whole could not be decided.
-    pub fn undecided(&mut self, reason: String) {
-        self.whole = Validity::Unknown;
-        self.reason.get_or_insert(reason);
-    }
-
-    /// Nothing to check at all; the checker is vacuously valid.
-    pub fn nothing_to_check(&mut self, reason: &str) {
-        self.reason = Some(reason.to_string());
-    }
-
-    fn into_report(self) -> (CheckerReport, Vec<Anomaly>) {
-        let valid = self.keys.values().fold(self.whole, |acc, v| acc.merge(*v));
-        let report = CheckerReport {
-            valid,
-            reason: self.reason,
-            keys_checked: self.keys.len() as u64,
-            anomaly_count: self.anomaly_count,
-            possible: self.possible,
-            possible_count: self.possible_count,
-            keys: self.keys,
-        };
-        (report, self.anomalies)
-    }
-}
 
 type Checker = fn(&History, &ByKey, &mut Findings) -> Result<(), CheckError>;
 

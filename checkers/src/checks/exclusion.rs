@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::findings::{ByKey, CheckError, Findings};
 use super::holds::{self, describe_span, end_index, with_token, Hold};
-use super::{ByKey, CheckError, Findings};
 use crate::history::{FId, History, Outcome};
 use crate::report::seconds;
 use crate::verdict::AnomalyType;

@@ -12,7 +12,7 @@
 //! O(n log n). `tests/properties.rs` checks this against the graph built with
 //! petgraph.
 
-use super::{ByKey, CheckError, Findings};
+use super::findings::{ByKey, CheckError, Findings};
 use crate::history::{FId, History, OpRecord, Outcome};
 use crate::report::seconds;
 use crate::verdict::AnomalyType;

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use super::{ByKey, CheckError, Findings};
+use super::findings::{ByKey, CheckError, Findings};
 use crate::history::{Element, FId, History, Outcome};
 use crate::report::seconds;
 use crate::verdict::AnomalyType;

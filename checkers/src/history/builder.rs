@@ -2,11 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{
-    CompactValue, FId, FinalRead, History, HistoryError, Instant, KeyId, NemesisRecord, Op,
-    OpRecord, OpType, Outcome, Process, Warning, DEFAULT_KEY, HAS_TOKEN, HAS_VALID_UNTIL,
-    NO_ELEMENT,
+use super::model::{
+    FId, FinalRead, History, Instant, KeyId, NemesisRecord, Op, OpRecord, OpType, Outcome, Process,
+    DEFAULT_KEY, HAS_TOKEN, HAS_VALID_UNTIL, NO_ELEMENT,
 };
+use super::problems::{HistoryError, Warning};
+use super::value::CompactValue;
 
 /// One record, borrowed from wherever it was parsed.
 pub(crate) struct Record<'a> {
@@ -363,4 +364,23 @@ pub(crate) fn from_ops<I: IntoIterator<Item = Op>>(
         })?;
     }
     Ok(b.finish())
+}
+
+impl History {
+    /// Builds a history from records in memory (what a run loop recorded),
+    /// enforcing the same contract as [`read_history`]. Errors name the
+    /// record's 1-based position as its `line`.
+    pub fn from_ops<I: IntoIterator<Item = Op>>(
+        ops: I,
+    ) -> Result<(History, Vec<Warning>), HistoryError> {
+        from_ops(ops)
+    }
+}
+
+impl TryFrom<Vec<Op>> for History {
+    type Error = HistoryError;
+    /// Drops warnings; use [`History::from_ops`] to see them.
+    fn try_from(ops: Vec<Op>) -> Result<History, HistoryError> {
+        History::from_ops(ops).map(|(h, _)| h)
+    }
 }

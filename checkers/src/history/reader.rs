@@ -3,56 +3,19 @@
 
 use std::borrow::Cow;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 
 use serde::Deserialize;
 
 use super::builder::{Builder, Record};
-use super::{CompactValue, History, OpType, Process};
+use super::model::{History, OpType, Process};
+pub use super::problems::{HistoryError, Warning};
+use super::value::CompactValue;
 
 /// Longest line accepted. A read of a large resource is one line, so this is
 /// generous; it exists so a file without newlines cannot exhaust memory.
 pub const MAX_LINE_BYTES: u64 = 256 << 20;
-
-/// Something worth telling the user that does not stop the check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Warning {
-    /// The line it concerns, if one.
-    pub line: Option<u64>,
-    pub message: String,
-}
-
-impl std::fmt::Display for Warning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "line {l}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-/// Why a history could not be read. `origin` is the file path (or `<memory>`).
-#[derive(Debug, thiserror::Error)]
-pub enum HistoryError {
-    #[error("failed to open history {}: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("failed to read history {origin} at line {line}: {source}")]
-    Io {
-        origin: String,
-        line: u64,
-        source: std::io::Error,
-    },
-    #[error("failed to read history {origin}: line {line}: {reason}")]
-    Invalid {
-        origin: String,
-        line: u64,
-        reason: String,
-    },
-}
 
 /// A line as written, borrowing its strings from the line buffer. Unknown
 /// fields (`node`, `error`, later additions) are skipped without allocating.
