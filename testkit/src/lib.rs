@@ -5,6 +5,7 @@
 
 pub mod bed;
 pub mod beds;
+pub mod behaviours;
 pub mod cluster;
 pub mod loopback;
 pub mod ops;

@@ -57,6 +57,7 @@ mod recipe;
 mod redlock;
 mod sentinel;
 mod single;
+mod target_methods;
 mod tokens;
 
 pub use deploy::{RedisLayout, RedisPersistence, DATA_DIR, PORT, SENTINEL_PORT};

@@ -170,7 +170,7 @@ impl Target for RedlockTarget {
     // Every fault applies as to any Redis target. Each node expires keys by
     // its own wall clock, which the preload shim moves: the fault
     // Kleppmann's critique of Redlock rests on.
-    super::deploy::redis_target_methods!(one_server_per_node);
+    super::target_methods::redis_target_methods!(one_server_per_node);
 }
 
 /// A process's Redlock client.

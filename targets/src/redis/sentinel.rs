@@ -218,7 +218,7 @@ impl Target for SentinelTarget {
     // (the shim's environment reaches both through the node's start
     // script); a Sentinel whose clock jumps enters TILT mode for 30 s and
     // takes no action.
-    super::deploy::redis_target_methods!();
+    super::target_methods::redis_target_methods!();
 }
 
 #[async_trait]

@@ -116,5 +116,5 @@ impl Target for RedisTarget {
         1
     }
 
-    super::deploy::redis_target_methods!(one_server_per_node);
+    super::target_methods::redis_target_methods!(one_server_per_node);
 }
