@@ -162,6 +162,21 @@ async fn safe_refuses_a_stale_holders_write() {
 }
 
 /// The shim and clockctl in `dir`, real time published.
+/// Runs `cmd`, retrying while the kernel answers ETXTBSY: clockctl was
+/// just written, and a process forked meanwhile by another test thread
+/// holds the write descriptor until it execs.
+fn output_retrying_busy(cmd: &mut std::process::Command) -> std::process::Output {
+    for _ in 0..200 {
+        match cmd.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other.expect("run clockctl"),
+        }
+    }
+    panic!("clockctl stayed busy (ETXTBSY) for 2 s");
+}
+
 fn install_clock(dir: &std::path::Path) -> (Vec<(String, String)>, impl Fn(ClockState)) {
     use std::os::unix::fs::PermissionsExt;
     let shim = dir.join("libclockshim.so");
@@ -175,10 +190,7 @@ fn install_clock(dir: &std::path::Path) -> (Vec<(String, String)>, impl Fn(Clock
         let argv = s
             .clockctl_set_argv("clockctl", &state_text)
             .expect("valid clock state");
-        let out = std::process::Command::new(&ctl)
-            .args(&argv[1..])
-            .output()
-            .expect("run clockctl");
+        let out = output_retrying_busy(std::process::Command::new(&ctl).args(&argv[1..]));
         assert!(
             out.status.success(),
             "clockctl: {}",
