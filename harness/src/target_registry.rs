@@ -1,6 +1,6 @@
 //! The targets `--target` and `--target-file` can name.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use splitbrain_records::RunConfig;
@@ -31,6 +31,26 @@ pub fn node_count(config: &RunConfig, target: &dyn Target) -> u64 {
     config.nodes.unwrap_or(target.default_nodes() as u64)
 }
 
+/// `binary`, or, when no file is there, the file of the same name beside
+/// the running `splitbrain`: a campaign that names the reference service's
+/// debug build still finds it in a release build's directory.
+fn beside_this_binary(binary: &Path) -> PathBuf {
+    if binary.exists() {
+        return binary.to_path_buf();
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .zip(binary.file_name())
+        .map(|(exe, name)| exe.with_file_name(name));
+    match beside {
+        Some(other) if other.is_file() => {
+            tracing::info!("no file at {}: using {}", binary.display(), other.display());
+            other
+        }
+        _ => binary.to_path_buf(),
+    }
+}
+
 /// A service described by a manifest (see docs/adapter-protocol.md).
 /// `binary` replaces the manifest's own, e.g. with what cargo just built.
 pub fn from_manifest(
@@ -38,7 +58,8 @@ pub fn from_manifest(
     binary: Option<&Path>,
     workload: WorkloadKind,
 ) -> Result<Arc<dyn Target>, String> {
-    let target = match binary {
+    let found = binary.map(beside_this_binary);
+    let target = match found.as_deref() {
         Some(binary) => AdapterTarget::from_manifest_file_with_binary(path, binary),
         None => AdapterTarget::from_manifest_file(path),
     }

@@ -16,7 +16,9 @@ fn the_self_check_campaign_finds_every_planted_bug_and_passes_the_safe_build() {
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let binary = repo.join("target/debug/splitbrain-lockservice");
+    // Beside the splitbrain binary under test: the same build profile.
+    let binary =
+        Path::new(env!("CARGO_BIN_EXE_splitbrain")).with_file_name("splitbrain-lockservice");
     assert!(
         binary.is_file(),
         "{} is missing: the workspace's test build makes it (cargo build -p splitbrain-lockservice)",
@@ -87,7 +89,9 @@ fn an_interrupted_campaign_cleans_up_its_run_and_starts_no_other() {
         return;
     }
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let binary = repo.join("target/debug/splitbrain-lockservice");
+    // Beside the splitbrain binary under test: the same build profile.
+    let binary =
+        Path::new(env!("CARGO_BIN_EXE_splitbrain")).with_file_name("splitbrain-lockservice");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("two.toml");
     std::fs::write(
