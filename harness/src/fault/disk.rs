@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use splitbrain_docker::fault::disk as docker_disk;
+use splitbrain_targets::target::Target;
 use splitbrain_vocab::{FaultKind, FaultPlan};
 
 use super::record::FaultRecord;
@@ -23,14 +24,7 @@ impl FaultPackage for Disk {
     }
 
     fn refusal(&self, ctx: &FaultCtx) -> Option<String> {
-        let refused = ctx.target.fault(self.kind()).refusal();
-        refused.or_else(|| {
-            let why = format!(
-                "refused: target {} names no data directory to fill",
-                ctx.target.name()
-            );
-            ctx.cluster.data_dir().is_none().then_some(why)
-        })
+        refusal(ctx.target.as_ref(), ctx.cluster.data_dir().is_some())
     }
 
     async fn apply(
@@ -65,6 +59,20 @@ impl FaultPackage for Disk {
     }
 }
 
+/// Why the fault cannot apply: the target's own reason first (Redis
+/// without persistence writes nothing there), else a cluster created
+/// without a data directory to fill.
+fn refusal(target: &dyn Target, has_data_dir: bool) -> Option<String> {
+    let refused = target.fault(FaultKind::Disk).refusal();
+    refused.or_else(|| {
+        let why = format!(
+            "refused: target {} names no data directory to fill",
+            target.name()
+        );
+        (!has_data_dir).then_some(why)
+    })
+}
+
 async fn free(ctx: &FaultCtx, nodes: &[String]) -> Vec<String> {
     let mut errors = Vec::new();
     for node in nodes {
@@ -73,4 +81,28 @@ async fn free(ctx: &FaultCtx, nodes: &[String]) -> Vec<String> {
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use splitbrain_targets::redis::{RedisPersistence, RedisTarget, WriteMode};
+
+    #[test]
+    fn redis_without_persistence_refuses_the_disk_fault_with_its_reason() {
+        let none = RedisTarget::new(WriteMode::Fenced, RedisPersistence::None);
+        // The runner mounts no data directory for a target that refuses.
+        let why = refusal(&none, false).expect("persistence none is refused");
+        assert!(
+            why.starts_with("refused: Redis with persistence none writes nothing")
+                && why.contains("aof-everysec or aof-always"),
+            "{why}"
+        );
+        for persistence in [RedisPersistence::AofEverysec, RedisPersistence::AofAlways] {
+            let aof = RedisTarget::new(WriteMode::Fenced, persistence);
+            assert_eq!(refusal(&aof, true), None, "{persistence:?}");
+            let why = refusal(&aof, false).expect("no directory, no fault");
+            assert!(why.contains("names no data directory"), "{why}");
+        }
+    }
 }
