@@ -32,7 +32,7 @@ pub struct RunArgs {
     /// lock | fenced | append | election.
     #[arg(long, default_value = "lock")]
     pub workload: WorkloadKind,
-    /// Comma-separated faults: partition, kill, pause, clock, packet, client-pause; or `none`.
+    /// Comma-separated faults: partition, kill, pause, clock, packet, client-pause, disk; or `none`.
     /// Join faults with `+` to apply them in the same window (`clock+client-pause`).
     #[arg(long, default_value = "partition,pause,kill")]
     pub nemesis: NemesisList,

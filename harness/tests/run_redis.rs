@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{anomaly_types, assert_explained, nemesis_fs, Campaign};
+use common::{anomaly_types, assert_explained, nemesis_fs, records, Campaign};
 use serde_json::Value;
 
 /// The explanation of every anomaly of `kind`, to show in a failure.
@@ -27,14 +27,6 @@ fn explanations(results: &Value, kind: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// Records of the history, parsed.
-fn records(history: &str) -> Vec<Value> {
-    history
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .collect()
 }
 
 /// The kill campaign of the persistence twins: a kill window (2 s) shorter

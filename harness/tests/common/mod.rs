@@ -134,6 +134,10 @@ impl Campaign {
         self.flag("--hold-ms", format!("{min}:{max}"))
     }
 
+    pub fn keys(self, keys: u32) -> Self {
+        self.flag("--keys", keys)
+    }
+
     pub fn redis_persistence(self, persistence: &str) -> Self {
         self.flag("--redis-persistence", persistence)
     }
@@ -228,6 +232,14 @@ pub fn assert_explained(r: &Run) {
         }
         other => panic!("valid must be true, false or \"unknown\", got {other}"),
     }
+}
+
+/// Records of the history, parsed.
+pub fn records(history: &str) -> Vec<Value> {
+    history
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
 }
 
 /// The `f` of every nemesis record, in order.
