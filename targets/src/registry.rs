@@ -69,7 +69,7 @@ pub static BUILTINS: [Builtin; 4] = [
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
     #[error(
-        "failed to find target {name:?}; known targets: {} (or describe your own with --target-file)",
+        "unknown target {name:?}; known targets: {} (or describe your own with --target-file)",
         names().join(", ")
     )]
     UnknownTarget { name: String },
